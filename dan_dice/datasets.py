@@ -1,0 +1,328 @@
+"""Loaders for the study's two public datasets, in the style of :mod:`sklearn.datasets`.
+
+The data are third-party and never shipped with the package: the loaders read them from a
+data folder (see :func:`get_data_home`) and explain where to get them when they are missing.
+Files are decoded as UTF-8 (a byte-order mark is allowed); a file that is not valid UTF-8 is
+decoded as latin-1 instead, with a warning, since that is how Kaggle's ``spam.csv`` and files
+re-saved by old spreadsheet tools are encoded.
+"""
+
+import csv
+import io
+import os
+import shutil
+import tempfile
+import urllib.request
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from functools import partial
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.utils import Bunch
+
+DATA_ENV = "DAN_DICE_DATA"
+DATASETS: tuple[str, ...] = ("sms", "cyberbullying")
+
+SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
+SMS_FILES = (
+    "SMSSpamCollection",
+    "sms+spam+collection/SMSSpamCollection",
+    "sms+spam+collection.zip",
+    "smsspamcollection.zip",
+    "spam.csv",
+)
+CYBERBULLYING_SLUG = "andrewmvd/cyberbullying-classification"
+CYBERBULLYING_FILES = ("cyberbullying_tweets.csv",)
+# Fixed order of the 6 classes for ``binary=False``: the negative class first, then alphabetical.
+CYBERBULLYING_TYPES = (
+    "not_cyberbullying",
+    "age",
+    "ethnicity",
+    "gender",
+    "other_cyberbullying",
+    "religion",
+)
+
+# (line number, label, text) of one example, as read from a file.
+Row = tuple[int, str, str]
+
+
+class DatasetError(ValueError):
+    """A dataset file is unreadable or malformed; the message names the file and the problem."""
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """A dataset file is missing; the message says where to put it and where to get it."""
+
+
+def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
+    """Return the data folder: `data_home`, else ``$DAN_DICE_DATA``, else ``./data``."""
+    home = data_home if data_home is not None else os.environ.get(DATA_ENV) or "data"
+    return Path(home).expanduser().absolute()
+
+
+def load_sms_spam(
+    data_home: str | os.PathLike | None = None,
+    *,
+    return_X_y: bool = False,
+    download: bool = False,
+) -> Bunch | tuple[list[str], np.ndarray]:
+    """Load the SMS Spam Collection (target 1 = spam).
+
+    Reads ``SMSSpamCollection`` (tab-separated, as distributed by UCI, also inside its zip) or
+    Kaggle's ``spam.csv`` re-export, whose message parts that spilled into the trailing unnamed
+    columns are joined back with commas. With ``download=True`` a missing file is fetched from UCI.
+    """
+    home = get_data_home(data_home)
+    path = _find(home, SMS_FILES)
+    if path is None and download:
+        path = _download(SMS_URL, home / "sms+spam+collection.zip")
+    if path is None:
+        raise DatasetNotFoundError(
+            f"SMS Spam Collection not found in {home} (looked for {', '.join(SMS_FILES)}). "
+            f"Download {SMS_URL} (or Kaggle's spam.csv) into that folder, point the {DATA_ENV} "
+            "environment variable or the data_home argument at the folder holding it, "
+            "or pass download=True."
+        )
+    if path.name == "spam.csv":
+        content = _read_text(path, warn=False)
+        rows = _read_csv(path, content, text="v2", label="v1", spill=True)
+    else:
+        rows = _read_sms(path, _read_text(path, member="SMSSpamCollection"))
+    _check(path, rows, ("ham", "spam"))
+    target = np.array([label == "spam" for _, label, _ in rows], dtype=np.int64)
+    descr = (
+        "SMS Spam Collection v.1 (Almeida, Gómez Hidalgo & Yamakami, 2011), "
+        f"UCI Machine Learning Repository id 228, CC BY 4.0: {len(rows):,} SMS messages, "
+        f"{target.sum():,} of them spam (target 1)."
+    )
+    return _result(rows, target, ["ham", "spam"], descr, path, return_X_y)
+
+
+def load_cyberbullying(
+    data_home: str | os.PathLike | None = None,
+    *,
+    binary: bool = True,
+    return_X_y: bool = False,
+    download: bool = False,
+) -> Bunch | tuple[list[str], np.ndarray]:
+    """Load the Cyberbullying Classification tweets.
+
+    With ``binary=True`` the target is 1 for every cyberbullying type and 0 for
+    ``not_cyberbullying``; otherwise it indexes :data:`CYBERBULLYING_TYPES`. Kaggle needs a
+    login, so ``download=True`` cannot fetch the file and only explains how to get it.
+    """
+    home = get_data_home(data_home)
+    path = _find(home, CYBERBULLYING_FILES)
+    if path is None:
+        raise DatasetNotFoundError(
+            f"Cyberbullying tweets not found in {home} (looked for {CYBERBULLYING_FILES[0]}). "
+            f"Download it from https://www.kaggle.com/datasets/{CYBERBULLYING_SLUG} "
+            f"(or `kaggle datasets download -d {CYBERBULLYING_SLUG}`) and unzip it into that "
+            f"folder, or point the {DATA_ENV} environment variable or the data_home argument at "
+            "the folder holding it. download=True cannot fetch it: Kaggle requires a login."
+        )
+    rows = _read_csv(path, _read_text(path), text="tweet_text", label="cyberbullying_type")
+    _check(path, rows, CYBERBULLYING_TYPES)
+    codes = np.array([CYBERBULLYING_TYPES.index(label) for _, label, _ in rows], dtype=np.int64)
+    bullying = (codes > 0).astype(np.int64)  # not_cyberbullying is code 0
+    descr = (
+        f"Cyberbullying Classification (Kaggle {CYBERBULLYING_SLUG}, from Wang, Fu & Lu, "
+        '"SOSNet", IEEE BigData 2020; terms as listed on Kaggle): '
+        f"{len(rows):,} tweets in 6 types, {bullying.sum():,} of them cyberbullying."
+    )
+    if binary:
+        return _result(
+            rows, bullying, ["not_cyberbullying", "cyberbullying"], descr, path, return_X_y
+        )
+    return _result(rows, codes, list(CYBERBULLYING_TYPES), descr, path, return_X_y)
+
+
+def load_dataset(name: str, data_home: str | os.PathLike | None = None, **kwargs) -> Bunch:
+    """Load a dataset by its short name: ``sms``, ``cyberbullying`` or ``cyberbullying6``."""
+    loaders = {
+        "sms": load_sms_spam,
+        "cyberbullying": load_cyberbullying,
+        "cyberbullying6": partial(load_cyberbullying, binary=False),
+    }
+    if name not in loaders:
+        raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(loaders)}")
+    return loaders[name](data_home, **kwargs)
+
+
+def train_val_test_split(
+    X: Sequence,
+    y: Sequence,
+    *,
+    val_size: float = 0.2,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+) -> tuple:
+    """Split into stratified train, validation and test parts (60/20/20 by default).
+
+    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
+    """
+    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
+        raise ValueError(
+            "val_size and test_size must be positive fractions that sum to less than 1, "
+            f"got val_size={val_size} and test_size={test_size}"
+        )
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=random_state
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest,
+        y_rest,
+        test_size=round(val_size * len(y)),  # a count: val_size is a fraction of all of X
+        stratify=y_rest,
+        random_state=random_state,
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _find(home: Path, names: Sequence[str]) -> Path | None:
+    """Return the first of `names` that exists in `home`."""
+    return next((home / name for name in names if (home / name).exists()), None)
+
+
+def _download(url: str, path: Path) -> Path:
+    """Fetch `url` to `path` through a temporary file, so a failed download leaves nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(dir=path.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        os.replace(part, path)
+    except OSError as exc:
+        raise DatasetNotFoundError(
+            f"could not download {url} into {path.parent}: {exc}. Download it by hand into "
+            f"that folder, or point {DATA_ENV} or data_home at a folder that holds it."
+        ) from exc
+    finally:
+        Path(part).unlink(missing_ok=True)
+    return path
+
+
+def _read_text(path: Path, member: str | None = None, *, warn: bool = True) -> str:
+    """Return the decoded text of `path`, or of the file named `member` when `path` is a zip.
+
+    Text that is not UTF-8 is read as latin-1 (which cannot fail), with a warning if `warn`.
+    """
+    if path.is_dir():
+        raise DatasetError(f"{path} is a directory; expected a data file")
+    if path.suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = [n for n in archive.namelist() if PurePosixPath(n).name == member]
+                if not names:
+                    raise DatasetError(f"{path} holds no {member} (found {archive.namelist()})")
+                raw = archive.read(names[0])
+        except zipfile.BadZipFile as exc:
+            raise DatasetError(f"{path} is not a valid zip archive ({exc})") from exc
+    else:
+        raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if warn:
+            warnings.warn(f"{path} is not valid UTF-8 ({exc}); read it as latin-1", stacklevel=3)
+        text = raw.decode("latin-1")
+    if not text.strip():
+        raise DatasetError(f"{path} is empty")
+    return text
+
+
+def _records(path: Path, text: str, **fmtparams) -> Iterator[tuple[int, list[str]]]:
+    """Yield the non-blank records of a delimited `text` with the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), **fmtparams)
+    line = 1
+    try:
+        for record in reader:
+            if record:
+                yield line, record
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise DatasetError(f"{path}: malformed CSV from line {line}: {exc}") from exc
+
+
+def _read_sms(path: Path, text: str) -> list[Row]:
+    """Parse ``label<TAB>text`` lines; quotes are message text, not CSV quoting."""
+    records = list(_records(path, text, delimiter="\t", quoting=csv.QUOTE_NONE))
+    bad = [(line, record[0]) for line, record in records if len(record) < 2]
+    if bad:
+        line, content = bad[0]
+        raise DatasetError(
+            f"{path}: {len(bad)} of {len(records)} lines are not 'label<TAB>text' "
+            f"(first: line {line}: {content[:60]!r}); the file must be tab-separated"
+        )
+    return [(line, record[0], "\t".join(record[1:])) for line, record in records]
+
+
+def _read_csv(path: Path, content: str, *, text: str, label: str, spill: bool = False) -> list[Row]:
+    """Parse a CSV whose header names the `text` and `label` columns.
+
+    With `spill`, non-empty fields after the text column are joined back onto it with commas.
+    """
+    records = _records(path, content)
+    _, header = next(records)
+    missing = [column for column in (text, label) if column not in header]
+    if missing:
+        raise DatasetError(
+            f"{path}: missing column(s) {missing}; expected {[text, label]}, found {header} "
+            "(is it comma-separated with a header row?)"
+        )
+    i_text, i_label = header.index(text), header.index(label)
+    rows = []
+    for line, record in records:
+        fields = record + [""] * (len(header) - len(record))  # short records: missing fields
+        message = ",".join(filter(None, fields[i_text:])) if spill else fields[i_text]
+        rows.append((line, fields[i_label], message))
+    if not rows:
+        raise DatasetError(f"{path} has a header but no data rows")
+    return rows
+
+
+def _check(path: Path, rows: list[Row], labels: Sequence[str]) -> None:
+    """Reject rows without text or with a label outside `labels` rather than drop them."""
+    empty = [line for line, _, message in rows if not message.strip()]
+    if empty:
+        raise DatasetError(f"{path}: {len(empty)} row(s) with no text, on line(s) {_some(empty)}")
+    unknown = [(line, label) for line, label, _ in rows if label not in labels]
+    if unknown:
+        raise DatasetError(
+            f"{path}: {len(unknown)} row(s) with a missing or unknown label "
+            f"({_some([f'line {line}: {label!r}' for line, label in unknown])}); "
+            f"expected one of {list(labels)}"
+        )
+
+
+def _some(items: list) -> str:
+    """Format the first few `items` of a possibly long list for an error message."""
+    return ", ".join(map(str, items[:5])) + (", ..." if len(items) > 5 else "")
+
+
+def _result(
+    rows: list[Row],
+    target: np.ndarray,
+    target_names: list[str],
+    descr: str,
+    path: Path,
+    return_X_y: bool,
+) -> Bunch | tuple[list[str], np.ndarray]:
+    """Package parsed rows as ``(X, y)`` or as a :class:`~sklearn.utils.Bunch`."""
+    data = [message for _, _, message in rows]
+    if return_X_y:
+        return data, target
+    frame = pd.DataFrame({"text": data, "label": [label for _, label, _ in rows], "target": target})
+    return Bunch(
+        data=data,
+        target=target,
+        target_names=target_names,
+        frame=frame,
+        DESCR=descr,
+        filename=str(path),
+    )

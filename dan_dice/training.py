@@ -1,0 +1,172 @@
+"""The one training loop, shared by the estimator, the command line and the experiments.
+
+Adam on shuffled mini-batches; after every epoch the model is scored in eval mode on the whole
+training and validation sets (loss, accuracy, F1); the epoch with the best validation F1 is
+restored at the end, and training stops early when it has not improved for ``patience`` epochs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .metrics import scores
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite: training cannot continue from there."""
+
+
+@dataclass
+class PackedTexts:
+    """Token ids of many texts in EmbeddingBag's packed layout, with their labels, on a device."""
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+    lengths: torch.Tensor
+    y: torch.Tensor
+
+    @classmethod
+    def from_numpy(
+        cls, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray, device: torch.device
+    ) -> PackedTexts:
+        lengths = np.diff(np.r_[offsets, len(ids)])
+        to = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
+        return cls(to(ids), to(offsets), to(lengths), to(y))
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def to(self, device: torch.device) -> PackedTexts:
+        return PackedTexts(*(t.to(device) for t in (self.ids, self.offsets, self.lengths, self.y)))
+
+    def take(self, index: torch.Tensor) -> PackedTexts:
+        """The texts at ``index``, repacked."""
+        lengths = self.lengths[index]
+        offsets = torch.cumsum(lengths, 0) - lengths
+        shift = torch.repeat_interleave(self.offsets[index] - offsets, lengths)
+        ids = self.ids[torch.arange(len(shift), device=shift.device) + shift]
+        return PackedTexts(ids, offsets, lengths, self.y[index])
+
+    def chunks(self, size: int):
+        """Consecutive slices of at most ``size`` texts, for inference."""
+        for start in range(0, len(self), size):
+            yield self.take(
+                torch.arange(start, min(start + size, len(self)), device=self.ids.device)
+            )
+
+
+@dataclass
+class TrainingResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` picks CUDA when available; asking for CUDA without a GPU is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was asked for but no CUDA GPU is available; use 'cpu'")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    return resolved
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, data: PackedTexts, chunk: int = 8192) -> torch.Tensor:
+    """Eval-mode logits of every text in ``data``."""
+    model.eval()
+    return torch.cat([model(part.ids, part.offsets) for part in data.chunks(chunk)])
+
+
+def loss_target(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Labels in the form losses expect: float 0/1 for one logit, class indices otherwise."""
+    return y.float() if logits.dim() == 1 else y
+
+
+def logits_to_labels(logits: torch.Tensor) -> torch.Tensor:
+    return (logits > 0).long() if logits.dim() == 1 else logits.argmax(1)
+
+
+def evaluate(
+    model: torch.nn.Module, loss_fn: LossFn, data: PackedTexts, n_classes: int
+) -> dict[str, float]:
+    """Loss over the whole set, plus accuracy, F1 and the other scores of :func:`scores`."""
+    logits = predict_logits(model, data)
+    loss = float(loss_fn(logits, loss_target(data.y, logits)))
+    predicted = logits_to_labels(logits).cpu().numpy()
+    return {"loss": loss, **scores(data.y.cpu().numpy(), predicted, n_classes)}
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    train_data: PackedTexts,
+    val_data: PackedTexts,
+    *,
+    n_classes: int,
+    lr: float = 1e-3,
+    batch_size: int = 64,
+    max_epochs: int = 30,
+    patience: int = 5,
+    weight_decay: float = 0.0,
+    verbose: int = 0,
+) -> TrainingResult:
+    """Train ``model`` in place and restore its best epoch (by validation F1).
+
+    Randomness (initialisation done by the caller, batch order, dropout) comes from torch's
+    global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
+    """
+    optimizer = torch.optim.Adam(
+        (p for p in model.parameters() if p.requires_grad), lr=lr, weight_decay=weight_decay
+    )
+    device = train_data.ids.device
+    history: list[dict[str, float]] = []
+    best_f1, best_epoch, best_state = -math.inf, 0, None
+    epochs = tqdm(range(1, max_epochs + 1), disable=verbose <= 0, desc="epochs", unit="ep")
+    for epoch in epochs:
+        model.train()
+        order = torch.randperm(len(train_data), device=device)
+        for start in range(0, len(order), batch_size):
+            batch = train_data.take(order[start : start + batch_size])
+            logits = model(batch.ids, batch.offsets)
+            loss = loss_fn(logits, loss_target(batch.y, logits))
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(
+                    f"the loss became {float(loss)} in epoch {epoch}: training diverged, "
+                    f"most likely because the learning rate ({lr:g}) is too high"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        train_scores = evaluate(model, loss_fn, train_data, n_classes)
+        val_scores = evaluate(model, loss_fn, val_data, n_classes)
+        record = {"epoch": epoch}
+        record.update({f"train_{k}": v for k, v in train_scores.items()})
+        record.update({f"val_{k}": v for k, v in val_scores.items()})
+        history.append(record)
+        epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_f1=f"{record['val_f1']:.4f}")
+        if record["val_f1"] > best_f1:
+            best_f1, best_epoch, best_state = (
+                record["val_f1"],
+                epoch,
+                copy.deepcopy(model.state_dict()),
+            )
+        elif epoch - best_epoch >= patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainingResult(history=history, best_epoch=best_epoch)

@@ -1,0 +1,407 @@
+"""Tests for dan_dice.datasets: small files written to tmp_path, plus checks on the real data."""
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.utils import Bunch
+
+from dan_dice import datasets
+from dan_dice.datasets import (
+    CYBERBULLYING_TYPES,
+    DATA_ENV,
+    DATASETS,
+    DatasetError,
+    DatasetNotFoundError,
+    get_data_home,
+    load_cyberbullying,
+    load_dataset,
+    load_sms_spam,
+    train_val_test_split,
+)
+
+SMS = (
+    "ham\tGo until jurong point, crazy..\n"
+    'spam\tFree entry! Text "WIN" to 87121, T&C\'s apply\n'
+    "ham\tI'll be there \"soon\n"
+    "spam\tYou won £1000, call now\n"
+)
+SMS_TEXTS = [
+    "Go until jurong point, crazy..",
+    'Free entry! Text "WIN" to 87121, T&C\'s apply',
+    "I'll be there \"soon",
+    "You won £1000, call now",
+]
+KAGGLE_SMS = (
+    "v1,v2,,,\n"
+    'ham,"Go until jurong point, crazy..",,,\n'
+    "spam,Free entry,,,\n"
+    'spam,"Text ""MIX"" to 85069. FML", PO Box 5249, MK17 92H,\n'
+    "ham,Caf\xe9 at 8?,,,\n"
+)
+CYBER = (
+    "tweet_text,cyberbullying_type\n"
+    '"Nice show, well done #mkr",not_cyberbullying\n'
+    '"a tweet\nover two lines",age\n'
+    "NA,religion\n"
+    "you are a bully,other_cyberbullying\n"
+    "go back home,ethnicity\n"
+    "girls can't code,gender\n"
+    "null,not_cyberbullying\n"
+)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_zip(path: Path, member: str, text: str) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(member, text)
+        archive.writestr("readme", "SMS Spam Collection v.1")
+    return path
+
+
+# --- data home -------------------------------------------------------------------------------
+
+
+def test_get_data_home_precedence(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    assert get_data_home() == tmp_path / "data"
+    monkeypatch.setenv(DATA_ENV, "")
+    assert get_data_home() == tmp_path / "data"
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "env"))
+    assert get_data_home() == tmp_path / "env"
+    assert get_data_home(tmp_path / "arg") == tmp_path / "arg"
+    assert get_data_home("rel") == tmp_path / "rel"
+
+
+def test_loaders_use_env_then_cwd(tmp_path, monkeypatch):
+    write(tmp_path / "env" / "SMSSpamCollection", SMS)
+    write(tmp_path / "data" / "SMSSpamCollection", "ham\tfrom cwd\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "env"))
+    assert load_sms_spam().data == SMS_TEXTS
+    monkeypatch.delenv(DATA_ENV)
+    assert load_sms_spam().data == ["from cwd"]
+
+
+# --- SMS ---------------------------------------------------------------------------------------
+
+
+def test_load_sms_spam_bunch(tmp_path):
+    path = write(tmp_path / "SMSSpamCollection", SMS)
+    bunch = load_sms_spam(tmp_path)
+    assert isinstance(bunch, Bunch)
+    assert bunch.data == SMS_TEXTS  # quotes are text, not CSV quoting
+    assert bunch.target.dtype == np.int64
+    assert bunch.target.tolist() == [0, 1, 0, 1]
+    assert bunch.target_names == ["ham", "spam"]
+    assert bunch.frame.columns.tolist() == ["text", "label", "target"]
+    assert bunch.frame["label"].tolist() == ["ham", "spam", "ham", "spam"]
+    assert bunch.filename == str(path)
+    assert "4 SMS messages, 2 of them spam" in bunch.DESCR
+
+
+def test_load_sms_spam_return_X_y(tmp_path):
+    write(tmp_path / "SMSSpamCollection", SMS)
+    X, y = load_sms_spam(tmp_path, return_X_y=True)
+    assert X == SMS_TEXTS
+    assert isinstance(y, np.ndarray) and y.dtype == np.int64
+    assert y.tolist() == [0, 1, 0, 1]
+
+
+def test_load_sms_spam_crlf_blank_lines_and_tabs(tmp_path):
+    write(tmp_path / "SMSSpamCollection", "ham\tone\r\n\r\nspam\ttwo\twith tab\r\n\n\n")
+    X, y = load_sms_spam(tmp_path, return_X_y=True)
+    assert X == ["one", "two\twith tab"]
+    assert y.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("name", ["sms+spam+collection.zip", "smsspamcollection.zip"])
+def test_load_sms_spam_from_zip(tmp_path, name):
+    write_zip(tmp_path / name, "SMSSpamCollection", SMS)
+    assert load_sms_spam(tmp_path).data == SMS_TEXTS
+
+
+def test_load_sms_spam_from_unzipped_folder(tmp_path):
+    write(tmp_path / "sms+spam+collection" / "SMSSpamCollection", SMS)
+    assert load_sms_spam(tmp_path).data == SMS_TEXTS
+
+
+def test_load_sms_spam_kaggle_csv(tmp_path):
+    write(tmp_path / "spam.csv", KAGGLE_SMS, encoding="latin-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # latin-1 is this file's own encoding: no warning
+        bunch = load_sms_spam(tmp_path)
+    assert bunch.data == [
+        "Go until jurong point, crazy..",
+        "Free entry",
+        'Text "MIX" to 85069. FML, PO Box 5249, MK17 92H',
+        "Café at 8?",
+    ]
+    assert bunch.target.tolist() == [0, 1, 1, 0]
+    assert bunch.filename == str(tmp_path / "spam.csv")
+
+
+def test_latin1_sms_file_is_decoded_with_warning(tmp_path):
+    path = write(tmp_path / "SMSSpamCollection", SMS, encoding="latin-1")
+    with pytest.warns(UserWarning, match="not valid UTF-8.*latin-1") as record:
+        X, _ = load_sms_spam(tmp_path, return_X_y=True)
+    assert X == SMS_TEXTS
+    assert str(record[0].message).startswith(str(path))
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    write(tmp_path / "cyberbullying_tweets.csv", "\ufeff" + CYBER)
+    assert len(load_cyberbullying(tmp_path).data) == 7
+
+
+# --- cyberbullying ------------------------------------------------------------------------------
+
+
+def test_load_cyberbullying_binary(tmp_path):
+    write(tmp_path / "cyberbullying_tweets.csv", CYBER)
+    bunch = load_cyberbullying(tmp_path)
+    assert bunch.data[1] == "a tweet\nover two lines"
+    assert bunch.data[2] == "NA" and bunch.data[6] == "null"  # not read as missing values
+    assert bunch.target.dtype == np.int64
+    assert bunch.target.tolist() == [0, 1, 1, 1, 1, 1, 0]
+    assert bunch.target_names == ["not_cyberbullying", "cyberbullying"]
+    assert bunch.frame["label"].tolist()[:2] == ["not_cyberbullying", "age"]
+    assert "7 tweets in 6 types, 5 of them cyberbullying" in bunch.DESCR
+
+
+def test_load_cyberbullying_six_types(tmp_path):
+    write(tmp_path / "cyberbullying_tweets.csv", CYBER)
+    X, y = load_cyberbullying(tmp_path, binary=False, return_X_y=True)
+    assert len(X) == 7
+    assert [CYBERBULLYING_TYPES[code] for code in y] == [
+        "not_cyberbullying",
+        "age",
+        "religion",
+        "other_cyberbullying",
+        "ethnicity",
+        "gender",
+        "not_cyberbullying",
+    ]
+    assert load_cyberbullying(tmp_path, binary=False).target_names == list(CYBERBULLYING_TYPES)
+    assert CYBERBULLYING_TYPES[0] == "not_cyberbullying"
+
+
+def test_load_dataset(tmp_path):
+    write(tmp_path / "SMSSpamCollection", SMS)
+    write(tmp_path / "cyberbullying_tweets.csv", CYBER)
+    assert DATASETS == ("sms", "cyberbullying")
+    assert load_dataset("sms", tmp_path).target.tolist() == [0, 1, 0, 1]
+    assert load_dataset("cyberbullying", tmp_path).target.max() == 1
+    assert load_dataset("cyberbullying6", tmp_path).target.max() == 5
+    X, _ = load_dataset("sms", tmp_path, return_X_y=True)
+    assert X == SMS_TEXTS
+    with pytest.raises(
+        ValueError,
+        match=r"unknown dataset 'imdb'; valid names are sms, cyberbullying, cyberbullying6",
+    ):
+        load_dataset("imdb", tmp_path)
+
+
+# --- missing files and download ---------------------------------------------------------------
+
+
+def test_sms_not_found_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_sms_spam(tmp_path / "nowhere")
+    message = str(info.value)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, ValueError)
+    for part in [str(tmp_path / "nowhere"), "SMSSpamCollection", "spam.csv", datasets.SMS_URL]:
+        assert part in message
+    for option in [DATA_ENV, "data_home", "download=True"]:
+        assert option in message
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_cyberbullying_not_found_message(tmp_path, download):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_cyberbullying(tmp_path, download=download)
+    message = str(info.value)
+    for part in [str(tmp_path), "cyberbullying_tweets.csv", datasets.CYBERBULLYING_SLUG]:
+        assert part in message
+    for option in [DATA_ENV, "data_home", "Kaggle requires a login"]:
+        assert option in message
+
+
+def test_sms_download(tmp_path, monkeypatch):
+    source = write_zip(tmp_path / "source.zip", "SMSSpamCollection", SMS)
+    monkeypatch.setattr(datasets, "SMS_URL", source.as_uri())
+    home = tmp_path / "new" / "home"
+    assert load_sms_spam(home, download=True).data == SMS_TEXTS
+    assert sorted(p.name for p in home.iterdir()) == ["sms+spam+collection.zip"]
+    monkeypatch.setattr(datasets, "SMS_URL", (tmp_path / "gone.zip").as_uri())
+    assert load_sms_spam(home, download=True).data == SMS_TEXTS  # uses the local copy
+
+
+def test_sms_download_failure_leaves_nothing(tmp_path, monkeypatch):
+    url = (tmp_path / "gone.zip").as_uri()
+    monkeypatch.setattr(datasets, "SMS_URL", url)
+    with pytest.raises(DatasetNotFoundError, match=f"could not download {url}"):
+        load_sms_spam(tmp_path / "home", download=True)
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("SMSSpamCollection", "", "is empty"),
+        ("SMSSpamCollection", " \n\n", "is empty"),
+        ("spam.csv", "", "is empty"),
+        ("cyberbullying_tweets.csv", "", "is empty"),
+        (
+            "SMSSpamCollection",
+            "ham,Hello there\nspam,Win now\n",
+            r"2 of 2 lines are not 'label<TAB>text' \(first: line 1: 'ham,Hello there'\); "
+            "the file must be tab-separated",
+        ),
+        ("SMSSpamCollection", "ham\tok\nspam\n", "1 of 2 lines .* line 2: 'spam'"),
+        ("SMSSpamCollection", "ham\tok\nspam\t  \n", r"1 row\(s\) with no text, on line\(s\) 2"),
+        (
+            "SMSSpamCollection",
+            "ham\tok\nHAM\tno\n\tnone\n",
+            r"2 row\(s\) with a missing or unknown label \(line 2: 'HAM', line 3: ''\); "
+            r"expected one of \['ham', 'spam'\]",
+        ),
+        (
+            "spam.csv",
+            "label,text\nham,hi\n",
+            r"missing column\(s\) \['v2', 'v1'\]; expected \['v2', 'v1'\], "
+            r"found \['label', 'text'\]",
+        ),
+        ("spam.csv", "v1,v2,,,\nham,hi,,,\nspam,,,,\n", r"with no text, on line\(s\) 3"),
+        (
+            "cyberbullying_tweets.csv",
+            "tweet_text;cyberbullying_type\nhello;age\n",
+            r"missing column\(s\) \['tweet_text', 'cyberbullying_type'\]; expected .*"
+            r"found \['tweet_text;cyberbullying_type'\] \(is it comma-separated",
+        ),
+        ("cyberbullying_tweets.csv", "tweet_text,cyberbullying_type\n", "no data rows"),
+        (
+            "cyberbullying_tweets.csv",
+            'tweet_text,cyberbullying_type\nok,age\n"multi\nline",\nshort\n',
+            r"2 row\(s\) with a missing or unknown label \(line 3: '', line 5: ''\)",
+        ),
+        (
+            "cyberbullying_tweets.csv",
+            "tweet_text,cyberbullying_type\nok,age\nbad,sexism\n",
+            r"line 3: 'sexism'\); expected one of \['not_cyberbullying', 'age'",
+        ),
+        (
+            "cyberbullying_tweets.csv",
+            'tweet_text,cyberbullying_type\nok,age\n"' + "x" * 200_000 + '",age\n',
+            "malformed CSV from line 3: field larger than field limit",
+        ),
+        ("sms+spam+collection.zip", "not a zip", "is not a valid zip archive"),
+    ],
+)
+def test_bad_files(tmp_path, name, content, match):
+    path = write(tmp_path / name, content)
+    loader = load_cyberbullying if name.startswith("cyber") else load_sms_spam
+    with pytest.raises(DatasetError, match=match) as info:
+        loader(tmp_path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_many_bad_rows_are_counted_and_elided(tmp_path):
+    write(tmp_path / "SMSSpamCollection", "".join(f"bad\ttext {i}\n" for i in range(8)))
+    with pytest.raises(DatasetError, match=r"8 row\(s\) .*line 5: 'bad', \.\.\.\)"):
+        load_sms_spam(tmp_path)
+
+
+def test_directory_instead_of_file(tmp_path):
+    (tmp_path / "cyberbullying_tweets.csv").mkdir()
+    with pytest.raises(DatasetError, match=r"cyberbullying_tweets\.csv is a directory"):
+        load_cyberbullying(tmp_path)
+
+
+def test_zip_without_sms_file(tmp_path):
+    write_zip(tmp_path / "smsspamcollection.zip", "other.txt", SMS)
+    with pytest.raises(DatasetError, match=r"holds no SMSSpamCollection \(found \['other.txt'"):
+        load_sms_spam(tmp_path)
+
+
+# --- splitting -------------------------------------------------------------------------------
+
+
+def test_train_val_test_split_sizes_and_stratification():
+    X = [f"text {i}" for i in range(100)]
+    y = np.array([1] * 20 + [0] * 80)
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y)
+    assert (len(X_train), len(X_val), len(X_test)) == (60, 20, 20)
+    assert isinstance(X_train, list) and isinstance(y_train, np.ndarray)
+    assert (y_train.sum(), y_val.sum(), y_test.sum()) == (12, 4, 4)
+    assert sorted(X_train + X_val + X_test) == sorted(X)
+
+
+def test_train_val_test_split_custom_sizes_and_arrays():
+    X, y = np.arange(200).reshape(100, 2), np.tile([0, 1], 50)
+    X_train, X_val, X_test, *_ = train_val_test_split(X, y, val_size=0.1, test_size=0.3)
+    assert (len(X_train), len(X_val), len(X_test)) == (60, 10, 30)
+
+
+def test_train_val_test_split_seed():
+    X, y = [str(i) for i in range(50)], [i % 2 for i in range(50)]
+    first = train_val_test_split(X, y, random_state=1)
+    assert first == train_val_test_split(X, y, random_state=1)
+    assert first != train_val_test_split(X, y, random_state=2)
+
+
+@pytest.mark.parametrize(
+    ("val_size", "test_size"), [(0, 0.2), (0.2, 0), (-0.1, 0.2), (0.5, 0.5), (0.7, 0.6)]
+)
+def test_train_val_test_split_bad_sizes(val_size, test_size):
+    with pytest.raises(ValueError, match="positive fractions that sum to less than 1"):
+        train_val_test_split(["a", "b"] * 10, [0, 1] * 10, val_size=val_size, test_size=test_size)
+
+
+# --- real data ---------------------------------------------------------------------------------
+
+
+def real_home(filename: str) -> Path:
+    """Folder holding the real `filename` ($DAN_DICE_DATA, else ./data); skip when absent."""
+    home = get_data_home()
+    if not (home / filename).is_file():
+        pytest.skip(f"real {filename} not found in {home}; set {DATA_ENV} to run this test")
+    return home
+
+
+@pytest.mark.realdata
+def test_real_sms_spam():
+    X, y = load_sms_spam(real_home("SMSSpamCollection"), return_X_y=True)
+    assert len(X) == 5_574
+    assert y.sum() == 747
+    assert all(text.strip() for text in X)
+
+
+@pytest.mark.realdata
+def test_real_cyberbullying():
+    home = real_home("cyberbullying_tweets.csv")
+    bunch = load_cyberbullying(home, binary=False)
+    counts = dict(zip(bunch.target_names, np.bincount(bunch.target).tolist(), strict=True))
+    assert counts == {
+        "religion": 7_998,
+        "age": 7_992,
+        "gender": 7_973,
+        "ethnicity": 7_961,
+        "not_cyberbullying": 7_945,
+        "other_cyberbullying": 7_823,
+    }
+    assert all(text.strip() for text in bunch.data)
+    X, y = load_cyberbullying(home, return_X_y=True)
+    assert len(X) == 47_692
+    assert y.sum() == 47_692 - 7_945
