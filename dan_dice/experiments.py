@@ -1,19 +1,25 @@
-"""The study's experiment grid: datasets x losses x seeds, learning rate tuned on validation.
+"""The experiment grid: (dataset, loss) cells x seeds, learning rate tuned on validation.
+
+The default grid is the study's (both datasets x Dice, weighted BCE, MSE). Options add the
+Dice family (``--family``), the 6-class cyberbullying task (``--multiclass``) and the SMS
+imbalance sweep (``--sweep``: positives subsampled to rarer rates, same test set).
 
 Every finished (dataset, loss, seed) run is appended to a journal (``runs.jsonl`` in the output
 folder) as soon as it ends, so an interrupted run resumes where it stopped and repeats nothing.
-The tables, figures and report are rendered from the journal and written atomically.
+The tables, figures and report are rendered from every run in the journal, atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,20 +27,27 @@ import numpy as np
 
 from . import __version__
 from .datasets import DATASETS, load_dataset, train_val_test_split
-from .metrics import best_threshold, majority_share, scores
+from .metrics import best_threshold, confusion_matrix, majority_share, per_class_f1, scores
 from .reporting import atomic_write_text
 
 JOURNAL = "runs.jsonl"
 STUDY_LOSSES = ("dice", "wbce", "mse")
-DEFAULT_LRS = [3e-4, 1e-3, 3e-3]
+FAMILY_LOSSES = ("bce", "dsc", "dsc_published", "tversky", "focal", "dice_bce")
+MULTICLASS_TASK = ("cyberbullying6", ("ce", "wce", "multiclass_dice"))
+SWEEP_RATES = (0.05, 0.02, 0.01)
+"""Positive rates of the imbalance sweep on SMS (besides the data as it is, about 13 %)."""
+DEFAULT_LRS = [1e-3, 3e-3, 1e-2]
+
+
+def study_cells(datasets=DATASETS, losses=STUDY_LOSSES) -> tuple[tuple[str, str], ...]:
+    return tuple((dataset, loss) for dataset in datasets for loss in losses)
 
 
 @dataclass(frozen=True)
 class Config:
-    """What an experiment run trains; runs in one journal must share it (except seeds)."""
+    """What an experiment run trains; runs in one journal must share the fingerprint."""
 
-    datasets: tuple[str, ...] = DATASETS
-    losses: tuple[str, ...] = STUDY_LOSSES
+    cells: tuple[tuple[str, str], ...] = study_cells()
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     lrs: tuple[float, ...] = tuple(DEFAULT_LRS)
     epochs: int = 30
@@ -65,15 +78,35 @@ class Split:
 
 
 def load_split(name: str, data_home: str | None, config: Config) -> Split:
-    """The fixed 60/20/20 split of a dataset (the same for every seed and loss)."""
-    bunch = load_dataset(name, data_home)
+    """The fixed 60/20/20 split of a dataset (the same for every seed and loss).
+
+    ``"NAME@RATE"`` (e.g. ``"sms@0.05"``) keeps every negative of the training and validation
+    parts and a seeded subsample of the positives so that they make up ``RATE`` of each;
+    the test part is left as it is, so every rate is scored on the same test set.
+    """
+    dataset, _, rate = name.partition("@")
+    bunch = load_dataset(dataset, data_home)
     parts = train_val_test_split(bunch.data, bunch.target, random_state=config.split_seed)
     X_train, X_val, X_test, y_train, y_val, y_test = parts
     if config.quick:
         X_train, y_train = X_train[: QUICK_SIZES["train"]], y_train[: QUICK_SIZES["train"]]
         X_val, y_val = X_val[: QUICK_SIZES["val"]], y_val[: QUICK_SIZES["val"]]
         X_test, y_test = X_test[: QUICK_SIZES["test"]], y_test[: QUICK_SIZES["test"]]
+    if rate:
+        rng = np.random.default_rng(config.split_seed)
+        X_train, y_train = _subsample_positives(X_train, y_train, float(rate), rng)
+        X_val, y_val = _subsample_positives(X_val, y_val, float(rate), rng)
     return Split(X_train, X_val, X_test, y_train, y_val, y_test, list(bunch.target_names))
+
+
+def _subsample_positives(X: list[str], y: np.ndarray, rate: float, rng) -> tuple[list, np.ndarray]:
+    """Keep all negatives and enough positives (at least 2) to make ``rate`` of the texts."""
+    if not 0 < rate < 1:
+        raise ValueError(f"a positive rate must be in (0, 1), got {rate}")
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    wanted = max(2, round(rate / (1 - rate) * len(negatives)))
+    kept = np.sort(np.r_[negatives, rng.choice(positives, min(wanted, len(positives)), False)])
+    return [X[i] for i in kept], y[kept]
 
 
 def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
@@ -105,6 +138,8 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
         "best_epoch": clf.best_epoch_,
         "val_f1": val_f1,
         **scores(split.y_test, predicted, n_classes),
+        "per_class_f1": per_class_f1(confusion_matrix(split.y_test, predicted, n_classes)).tolist(),
+        "target_names": split.target_names,
         "majority_share": majority_share(predicted),
         "train_seconds": round(seconds, 2),
         "tuning_seconds": round(sum(t[2] for t in tried), 2),
@@ -158,41 +193,66 @@ def append_journal(path: Path, record: dict) -> None:
 
 
 def run(
-    config: Config, out: Path, data_home: str | None = None, verbose: bool = True
+    config: Config,
+    out: Path,
+    data_home: str | None = None,
+    jobs: int = 1,
+    verbose: bool = True,
+    command: str = "",
 ) -> list[dict]:
-    """Run every missing (dataset, loss, seed) of ``config``, journaled in ``out``."""
+    """Run every missing (dataset, loss, seed) of ``config`` in ``jobs`` processes, journaling
+    each in ``out`` as it finishes; returns every run of the journal, old and new."""
     out.mkdir(parents=True, exist_ok=True)
     journal = out / JOURNAL
     records = read_journal(journal, config)
     done = {(r["dataset"], r["loss"], r["seed"]) for r in records}
-    for dataset in config.datasets:
-        todo = [
-            (loss, seed)
-            for loss in config.losses
-            for seed in config.seeds
-            if (dataset, loss, seed) not in done
-        ]
-        if not todo:
-            continue
-        split = load_split(dataset, data_home, config)
-        for loss, seed in todo:
-            record = {"dataset": dataset, **run_one(split, loss, seed, config)}
-            record["config"] = config.fingerprint()
-            append_journal(journal, record)
-            records.append(json.loads(json.dumps(record)))
-            if verbose:
-                print(
-                    f"{dataset:>14} {loss:>16} seed {seed}: lr {record['lr']:g} "
-                    f"acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
-                    f"({record['tuning_seconds']:.0f} s)",
-                    flush=True,
-                )
-    keys = [(r["dataset"], r["loss"], r["seed"]) for r in records]
-    return [
-        r
-        for r, (dataset, loss, seed) in zip(records, keys, strict=True)
-        if dataset in config.datasets and loss in config.losses and seed in config.seeds
-    ]
+    tasks = []
+    for dataset in dict.fromkeys(dataset for dataset, _ in config.cells):
+        losses = [loss for d, loss in config.cells if d == dataset]
+        todo = [(dataset, loss, seed) for loss in losses for seed in config.seeds]
+        todo = [key for key in todo if key not in done]
+        if todo:
+            split = load_split(dataset, data_home, config)
+            tasks += [(key, split) for key in todo]
+    for (dataset, loss, seed), record in _execute(tasks, config, jobs):
+        record = {"dataset": dataset, **record, "config": config.fingerprint(), "command": command}
+        append_journal(journal, record)
+        records.append(json.loads(json.dumps(record)))
+        if verbose:
+            print(
+                f"{dataset:>14} {loss:>16} seed {seed}: lr {record['lr']:g} "
+                f"acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
+                f"({record['tuning_seconds']:.0f} s)",
+                flush=True,
+            )
+    return records
+
+
+def _execute(tasks: list, config: Config, jobs: int) -> Iterator[tuple[tuple, dict]]:
+    """Yield ``(key, record)`` for each task as it finishes, in this process or a pool."""
+    if jobs == 1 or len(tasks) <= 1:
+        for key, split in tasks:
+            yield key, run_one(split, key[1], key[2], config)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_die_with_parent) as pool:
+        futures = {pool.submit(run_one, split, key[1], key[2], config): key for key, split in tasks}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+
+
+def _die_with_parent() -> None:
+    """Have Linux kill this worker when the parent dies, even by SIGKILL: no orphans."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def majority_baselines(datasets: Sequence[str], data_home: str | None, config: Config) -> dict:
@@ -200,31 +260,52 @@ def majority_baselines(datasets: Sequence[str], data_home: str | None, config: C
     baselines = {}
     for name in datasets:
         split = load_split(name, data_home, config)
-        n_classes = len(split.target_names)
         majority = np.bincount(split.y_train).argmax()
         predicted = np.full(len(split.y_test), majority)
-        baselines[name] = scores(split.y_test, predicted, n_classes)
+        baselines[name] = scores(split.y_test, predicted, len(split.target_names))
     return baselines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="run_experiments.py",
-        description="Reproduce the study: DAN on GloVe, each loss and seed, into reports/.",
+        description="Reproduce the study (DAN on GloVe, each loss and seed) into reports/.",
     )
-    parser.add_argument(
-        "--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA, else data/)"
+    add = parser.add_argument
+    add("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA, else data/)")
+    add("--datasets", nargs="+", default=list(DATASETS), metavar="NAME", help="binary datasets")
+    add("--losses", nargs="+", default=list(STUDY_LOSSES), metavar="LOSS")
+    add("--family", action="store_true", help=f"also the Dice family: {', '.join(FAMILY_LOSSES)}")
+    add("--multiclass", action="store_true", help="also the 6-class cyberbullying task")
+    add("--sweep", action="store_true", help="also the SMS imbalance sweep (positive rates)")
+    add("--all", action="store_true", help="--family, --multiclass and --sweep together")
+    add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
+    add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
+    add("--lrs", type=float, nargs="+", default=DEFAULT_LRS, metavar="LR", help="lr grid")
+    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="runs trained in parallel processes, one CPU thread each (default: CPU count)",
     )
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), metavar="NAME")
-    parser.add_argument("--losses", nargs="+", default=list(STUDY_LOSSES), metavar="LOSS")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
-    parser.add_argument("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
-    parser.add_argument("--lrs", type=float, nargs="+", default=DEFAULT_LRS, metavar="LR")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--out", default="reports", help="output folder (default reports/)")
-    parser.add_argument("--quick", action="store_true", help="tiny, fast run for smoke tests")
-    parser.add_argument("--fresh", action="store_true", help="discard finished runs in --out")
+    add("--out", default="reports", help="output folder (default reports/)")
+    add("--quick", action="store_true", help="tiny, fast run for smoke tests")
+    add("--fresh", action="store_true", help="discard the finished runs journaled in --out")
     return parser.parse_args(argv)
+
+
+def plan_cells(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """The (dataset, loss) cells the options ask for, in order, without repeats."""
+    losses = list(args.losses) + (list(FAMILY_LOSSES) if args.family or args.all else [])
+    losses = list(dict.fromkeys(losses))
+    cells = list(study_cells(args.datasets, losses))
+    if args.multiclass or args.all:
+        dataset, multiclass_losses = MULTICLASS_TASK
+        cells += [(dataset, loss) for loss in multiclass_losses]
+    if args.sweep or args.all:
+        cells += [(f"sms@{rate:g}", loss) for rate in SWEEP_RATES for loss in losses]
+    return tuple(dict.fromkeys(cells))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -234,18 +315,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .training import resolve_device
 
     args = parse_args(argv)
-    for loss in args.losses:  # unknown names fail now, with the list of valid ones
-        get_loss(loss, np.array([0, 1]), 2)
-    if args.seeds < 1 or args.epochs < 1:
-        raise ValueError("--seeds and --epochs must be at least 1")
+    if min(args.seeds, args.epochs, args.jobs) < 1:
+        raise ValueError("--seeds, --epochs and --jobs must be at least 1")
     if any(lr <= 0 for lr in args.lrs):
         raise ValueError("--lrs must be positive")
+    cells = plan_cells(args)
+    for dataset, loss in cells:  # bad names fail now, not after an hour of training
+        get_loss(loss, np.array([0, 1, 2, 3, 4, 5]), 6 if dataset == "cyberbullying6" else 2)
     resolve_device(args.device)
-    for name in args.datasets:
-        load_dataset(name, args.data_dir)  # fail now, not after an hour, on missing data
+    for name in dict.fromkeys(dataset.partition("@")[0] for dataset, _ in cells):
+        load_dataset(name, args.data_dir)
     config = Config(
-        datasets=tuple(args.datasets),
-        losses=tuple(args.losses),
+        cells=cells,
         seeds=tuple(range(2 if args.quick and args.seeds == 5 else args.seeds)),
         lrs=(1e-3,) if args.quick and args.lrs == DEFAULT_LRS else tuple(args.lrs),
         epochs=min(args.epochs, 3) if args.quick else args.epochs,
@@ -255,17 +336,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out)
     if args.fresh and (out / JOURNAL).exists():
         (out / JOURNAL).unlink()
-    started = time.perf_counter()
-    records = run(config, out, args.data_dir)
-    wall = time.perf_counter() - started
     command = " ".join(["python run_experiments.py", *(argv if argv is not None else sys.argv[1:])])
+    started = time.perf_counter()
+    records = run(config, out, args.data_dir, jobs=args.jobs, command=command)
+    wall = time.perf_counter() - started
+    datasets = dict.fromkeys(r["dataset"] for r in records if "@" not in r["dataset"])
     write_reports(
         records,
         out,
-        baselines=majority_baselines(config.datasets, args.data_dir, config),
+        baselines=majority_baselines(datasets, args.data_dir, config),
         command=command,
         wall_seconds=wall,
-        environment={"dan_dice": __version__, "python": platform.python_version()},
+        environment=_environment(),
     )
     print(f"wrote {out}/ in {wall:.0f} s")
     return 0
+
+
+def _environment() -> dict[str, str]:
+    import sklearn
+    import torch
+
+    return {
+        "dan_dice": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "CPUs": str(os.cpu_count()),
+    }
