@@ -141,6 +141,7 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
         "per_class_f1": per_class_f1(confusion_matrix(split.y_test, predicted, n_classes)).tolist(),
         "target_names": split.target_names,
         "majority_share": majority_share(predicted),
+        "positive_rate": float(np.mean(split.y_train == 1)) if n_classes == 2 else None,
         "train_seconds": round(seconds, 2),
         "tuning_seconds": round(sum(t[2] for t in tried), 2),
         "val_f1_by_lr": {f"{-t[1]:g}": t[0] for t in tried},
@@ -321,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ValueError("--lrs must be positive")
     cells = plan_cells(args)
     for dataset, loss in cells:  # bad names fail now, not after an hour of training
-        get_loss(loss, np.array([0, 1, 2, 3, 4, 5]), 6 if dataset == "cyberbullying6" else 2)
+        n_classes = 6 if dataset == "cyberbullying6" else 2
+        get_loss(loss, np.arange(n_classes), n_classes)
     resolve_device(args.device)
     for name in dict.fromkeys(dataset.partition("@")[0] for dataset, _ in cells):
         load_dataset(name, args.data_dir)

@@ -59,7 +59,8 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]
     """The decision threshold on P(positive) that maximises positive-class F1, and that F1.
 
     Every distinct probability is a candidate; the midpoint to the next lower one is returned
-    so that the threshold generalises rather than sitting exactly on a training example.
+    so that the threshold generalises rather than sitting exactly on a training example. It is
+    clipped to [eps, 1 - eps] (float32 eps) so that its log-odds stay finite.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     order = np.argsort(-np.asarray(proba, dtype=np.float64), kind="stable")
@@ -71,4 +72,8 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]
     best = int(np.argmax(f1))
     i = last[best]
     below = p[i + 1] if i + 1 < len(p) else 0.0
-    return float((p[i] + below) / 2), float(f1[best])
+    threshold = np.clip((p[i] + below) / 2, _TINY, 1 - _TINY)  # a usable cut-off, never 0 or 1
+    return float(threshold), float(f1[best])
+
+
+_TINY = float(np.finfo(np.float32).eps)

@@ -31,7 +31,7 @@ class DAN(nn.Module):
     ):
         super().__init__()
         self.embedding = nn.EmbeddingBag.from_pretrained(
-            torch.as_tensor(embeddings, dtype=torch.float32),
+            torch.tensor(embeddings, dtype=torch.float32),  # a copy: fine-tuning writes to it
             freeze=freeze_embeddings,
             mode="sum",
         )

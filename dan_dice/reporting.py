@@ -31,7 +31,9 @@ RESULT_COLUMNS = [
     "dataset", "loss", "seed", "lr", "best_epoch", "accuracy", "f1", "macro_f1",
     "precision", "recall", "train_seconds",
 ]  # fmt: skip
-EXTRA_COLUMNS = ["majority_share", "tuned_threshold", "tuned_f1", "tuned_accuracy"]
+EXTRA_COLUMNS = [
+    "majority_share", "tuned_threshold", "tuned_f1", "tuned_accuracy", "positive_rate", "n_classes",
+]  # fmt: skip
 METRICS = {"accuracy": "accuracy", "f1": "F1", "loss": "loss"}
 BASELINE_TOLERANCE = 0.002
 """A study cell within this of the majority baseline (accuracy and F1) was a collapsed model."""
@@ -58,6 +60,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def results_frame(records: Sequence[dict]) -> pd.DataFrame:
     """One row per (dataset, loss, seed), with the columns of ``results.csv``."""
     frame = pd.DataFrame(list(records))
+    frame["n_classes"] = frame["target_names"].map(len)
     columns = RESULT_COLUMNS + [c for c in EXTRA_COLUMNS if c in frame]
     return frame[columns].sort_values(["dataset", "loss", "seed"], kind="stable")
 
@@ -153,15 +156,19 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
     from matplotlib.ticker import MaxNLocator
 
     paths = []
-    datasets = list(dict.fromkeys(r["dataset"] for r in records))
+    datasets = dict.fromkeys(r["dataset"] for r in records if "@" not in r["dataset"])
     for dataset in datasets:
         runs = [r for r in records if r["dataset"] == dataset]
         losses = list(dict.fromkeys(r["loss"] for r in runs))
+        columns = min(3, len(losses))
+        rows = -(-len(losses) // columns)
         for metric, label in METRICS.items():
             fig, axes = plt.subplots(
-                1, len(losses), figsize=(4.2 * len(losses), 3.4), squeeze=False, sharex=True
+                rows, columns, figsize=(4.2 * columns, 3.2 * rows + 0.4), squeeze=False
             )
-            for ax, loss in zip(axes[0], losses, strict=True):
+            for ax in axes.flat[len(losses) :]:
+                ax.set_visible(False)
+            for ax, loss in zip(axes.flat, losses, strict=False):
                 histories = [r["history"] for r in runs if r["loss"] == loss]
                 for split, color in (("train", "tab:blue"), ("val", "tab:orange")):
                     curves = _stack([[e[f"{split}_{metric}"] for e in h] for h in histories])
@@ -174,7 +181,8 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                 ax.set_xlabel("epoch")
                 ax.grid(alpha=0.3)
-            axes[0][0].set_ylabel(label)
+            for row in axes:
+                row[0].set_ylabel(label)
             axes[0][0].legend()
             fig.suptitle(f"{dataset}: train and validation {label} (mean ± std over seeds)")
             fig.tight_layout()
@@ -204,13 +212,19 @@ def write_reports(
 ) -> None:
     """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``."""
     frame = results_frame(records)
-    table = to_markdown(summary_table(frame, baselines))
-    _atomic_write(out / "results.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    atomic_write_text(out / "summary.md", _summary_page(table, command))
+    tables = {"binary": to_markdown(summary_table(_binary(frame), baselines))}
+    multiclass = [r for r in records if len(r["target_names"]) > 2]
+    if multiclass:
+        tables["multiclass"] = to_markdown(multiclass_table(multiclass, baselines))
     figures = plot_learning_curves(records, out / "figures")
+    if frame["dataset"].str.contains("@").any():
+        tables["sweep"] = to_markdown(sweep_table(frame))
+        figures.append(plot_sweep(frame, out / "figures"))
+    _atomic_write(out / "results.csv", partial(frame.to_csv, index=False))
+    atomic_write_text(out / "summary.md", _summary_page(tables, command))
     report = render_report(
         frame=frame,
-        table=table,
+        tables=tables,
         comparison=study_comparison(frame, baselines),
         figures=[p.relative_to(out) for p in figures],
         command=command,
@@ -221,21 +235,118 @@ def write_reports(
     atomic_write_text(out / "REPORT.md", report)
 
 
-def _summary_page(table: str, command: str) -> str:
-    return (
+def _binary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the binary tasks on their full data (not the imbalance sweep)."""
+    return frame[(frame["n_classes"] == 2) & ~frame["dataset"].str.contains("@")]
+
+
+def multiclass_table(records: Sequence[dict], baselines: dict[str, dict]) -> pd.DataFrame:
+    """Accuracy, macro-F1 and the F1 of every class, mean over seeds, per multi-class loss."""
+    rows = []
+    for (dataset, loss), group in pd.DataFrame(list(records)).groupby(["dataset", "loss"]):
+        per_class = np.mean(np.stack(group["per_class_f1"].tolist()), axis=0)
+        collapsed = int((group["majority_share"] >= COLLAPSE_SHARE).sum())
+        rows.append(
+            {
+                "dataset": dataset,
+                "loss": loss,
+                "runs": len(group),
+                "accuracy": _mean_std(group["accuracy"]),
+                "macro-F1": _mean_std(group["macro_f1"]),
+                **{
+                    f"F1 {name}": f"{f1:.3f}"
+                    for name, f1 in zip(group["target_names"].iloc[0], per_class, strict=True)
+                },
+                "collapsed runs": f"⚠ {collapsed}" if collapsed else "0",
+            }
+        )
+    table = pd.DataFrame(rows)
+    for dataset in table["dataset"].unique():
+        base = baselines.get(dataset)
+        if base:
+            row = {c: "" for c in table.columns}
+            row |= {
+                "dataset": dataset,
+                "loss": "(majority class)",
+                "accuracy": f"{base['accuracy']:.4f}",
+                "macro-F1": f"{base['macro_f1']:.4f}",
+            }
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    return table
+
+
+def sweep_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Test F1 (mean ± std over seeds) per loss and training positive rate, same test set."""
+    data = _sweep_frame(frame)
+    table = data.pivot_table(index="loss", columns="rate", values="f1", aggfunc=_mean_std)
+    table = table[sorted(table.columns, reverse=True)]
+    table.columns = [f"F1 at {rate:.0%} positives" for rate in table.columns]
+    return table.reset_index()
+
+
+def _sweep_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sweep runs with their positive rate; the full-data runs of the same losses are the
+    'as is' point."""
+    swept = frame[frame["dataset"].str.contains("@")].copy()
+    base_name = swept["dataset"].str.partition("@")[0].iloc[0]
+    swept["rate"] = swept["dataset"].str.partition("@")[2].astype(float)
+    full = frame[(frame["dataset"] == base_name) & frame["loss"].isin(swept["loss"])].copy()
+    full["rate"] = full["positive_rate"]
+    return pd.concat([full, swept], ignore_index=True)
+
+
+def plot_sweep(frame: pd.DataFrame, folder: Path) -> Path:
+    """Test F1 against the training positive rate, one line per loss, mean ± std."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = _sweep_frame(frame)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for loss, group in data.groupby("loss", sort=False):
+        stats = group.groupby("rate")["f1"].agg(["mean", "std"]).sort_index()
+        ax.errorbar(stats.index * 100, stats["mean"], yerr=stats["std"].fillna(0), label=loss,
+                    marker="o", capsize=3)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(data["rate"].unique() * 100))
+    ax.set_xticklabels([f"{r:.3g} %" for r in sorted(data["rate"].unique() * 100)])
+    ax.set_xlabel("positive rate of the training and validation data (log scale)")
+    ax.set_ylabel("test F1 (spam)")
+    ax.set_title("SMS imbalance sweep: test F1 by loss (mean ± std over seeds, same test set)")
+    ax.grid(alpha=0.3)
+    ax.legend(ncol=2, fontsize="small")
+    fig.tight_layout()
+    path = folder / "sweep_f1.png"
+    _atomic_write(path, partial(fig.savefig, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
+def _summary_page(tables: dict[str, str], command: str) -> str:
+    text = (
         "# Test-set results: mean ± std over seeds\n\n"
-        f"Made by `{command}`. F1, precision and recall are those of the positive class "
-        "(spam, bullying); a run is flagged collapsed when at least "
-        f"{COLLAPSE_SHARE:.0%} of its test predictions fall in one class. "
-        "The majority-class rows score always predicting the training set's most common class.\n\n"
-        f"{table}\n"
+        f"Rendered by `{command}` from every run in `runs.jsonl`. F1, precision and recall are "
+        "those of the positive class (spam, bullying); a run is flagged collapsed when at least "
+        f"{COLLAPSE_SHARE:.0%} of its test predictions fall in one class. The majority-class "
+        "rows score always predicting the training set's most common class.\n\n"
+        f"## Binary tasks\n\n{tables['binary']}\n"
     )
+    if "multiclass" in tables:
+        text += f"\n## Six-class cyberbullying\n\n{tables['multiclass']}\n"
+    if "sweep" in tables:
+        text += (
+            "\n## Imbalance sweep (SMS)\n\nPositives of the training and validation splits "
+            "subsampled to each rate; the test split is the same for every rate.\n\n"
+            f"{tables['sweep']}\n"
+        )
+    return text
 
 
 def render_report(
     *,
     frame: pd.DataFrame,
-    table: str,
+    tables: dict[str, str],
     comparison: list[dict],
     figures: Sequence[Path],
     command: str,
@@ -289,7 +400,7 @@ def render_report(
         "",
         "## Results (test set)",
         "",
-        table,
+        tables["binary"],
         "",
         "`results.csv` has one row per dataset, loss and seed; `runs.jsonl` also keeps each "
         "run's per-epoch history and the validation F1 of every learning rate tried.",
@@ -306,8 +417,20 @@ def render_report(
             f"{'majority-class predictor' if c['study_collapsed'] else 'learned'} |"
         )
     lines += ["", "## Learning curves", ""]
-    lines += [f"![{p.stem}]({p.as_posix()})" for p in figures]
-    lines += ["", "## Discussion", "", *_discussion(frame, comparison)]
+    lines += [f"![{p.stem}]({p.as_posix()})" for p in figures if p.stem != "sweep_f1"]
+    lines += [
+        "",
+        "## Discussion of the study's table",
+        "",
+        *_discussion(_binary(frame), comparison),
+    ]
+    if "multiclass" in tables:
+        lines += ["", "## Six-class cyberbullying (the study's future work)", ""]
+        lines += [tables["multiclass"], "", *_multiclass_discussion(records)]
+    if "sweep" in tables:
+        lines += ["", "## Imbalance sweep on SMS", "", tables["sweep"], ""]
+        lines += ["![sweep_f1](figures/sweep_f1.png)", "", *_sweep_discussion(frame)]
+    lines += ["", "## All losses compared", "", *_losses_discussion(frame)]
     return "\n".join(lines) + "\n"
 
 
@@ -375,3 +498,94 @@ def _discussion(frame: pd.DataFrame, comparison: list[dict]) -> list[str]:
         "single-run differences of a point of F1 are within noise.",
     ]
     return out
+
+
+DICE_FAMILY = ("dice", "dsc", "dsc_published", "tversky", "dice_bce")
+CROSS_ENTROPY_FAMILY = ("bce", "wbce", "focal")
+
+
+def _losses_discussion(frame: pd.DataFrame) -> list[str]:
+    """Which losses win where, computed from the binary runs (and the sweep, if run)."""
+    binary = _binary(frame)
+    out = []
+    for dataset, group in binary.groupby("dataset", sort=False):
+        means = group.groupby("loss")[["f1", "macro_f1"]].mean()
+        collapsed = group.groupby("loss")["majority_share"].apply(
+            lambda s: int((s >= COLLAPSE_SHARE).sum())
+        )
+        best_f1, best_macro = means["f1"].idxmax(), means["macro_f1"].idxmax()
+        out.append(
+            f"- **{dataset}**: best mean F1 {means.loc[best_f1, 'f1']:.4f} with `{best_f1}`, "
+            f"best macro-F1 {means.loc[best_macro, 'macro_f1']:.4f} with `{best_macro}`."
+        )
+        dice = means[means.index.isin(DICE_FAMILY)]
+        ce = means[means.index.isin(CROSS_ENTROPY_FAMILY)]
+        if len(dice) and len(ce):
+            out.append(
+                f"  Dice family ({', '.join(dice.index)}) mean F1 {dice['f1'].mean():.4f}, "
+                f"macro-F1 {dice['macro_f1'].mean():.4f}; cross-entropy family "
+                f"({', '.join(ce.index)}) {ce['f1'].mean():.4f} and {ce['macro_f1'].mean():.4f}."
+            )
+        flagged = collapsed[collapsed > 0]
+        if len(flagged):
+            runs = ", ".join(
+                f"`{loss}` {n}/{(group.loss == loss).sum()}" for loss, n in flagged.items()
+            )
+            out.append(f"  Collapsed runs: {runs}.")
+    if "dsc_published" in set(binary["loss"]):
+        published = binary[binary["loss"] == "dsc_published"]
+        out.append(
+            "- **Li et al.'s self-adjusting DSC as published** (`dsc_published`) leaves "
+            "confident false positives unpenalised (for a negative its loss (1−p)^α·p/(…+γ) is 0 "
+            "at p = 1 as at p = 0); here it collapsed in "
+            f"{int((published['majority_share'] >= COLLAPSE_SHARE).sum())} of {len(published)} "
+            "runs. `dsc` moves the factor outside the ratio, (1−p_t)^α·(1 − DSC_t), which is "
+            "monotone in the probability of the true class."
+        )
+    if frame["dataset"].str.contains("@").any():
+        out += _sweep_gaps(frame)
+    return out or ["- Only the study's losses were run: `--family` adds the others."]
+
+
+def _sweep_gaps(frame: pd.DataFrame) -> list[str]:
+    data = _sweep_frame(frame)
+    means = data.groupby(["rate", "loss"])["f1"].mean().unstack()
+    out = []
+    for rate, row in means.sort_index(ascending=False).iterrows():
+        out.append(f"- **{rate:.1%} positives**: best `{row.idxmax()}` ({row.max():.4f}), "
+                   f"worst `{row.idxmin()}` ({row.min():.4f}).")  # fmt: skip
+    if {"dice", "bce"} <= set(means.columns):
+        gaps = (means["dice"] - means["bce"]).sort_index(ascending=False)
+        trend = ", ".join(f"{rate:.1%}: {gap:+.4f}" for rate, gap in gaps.items())
+        out.append(f"- **Dice minus BCE test F1** by positive rate: {trend}.")
+    return out
+
+
+def _sweep_discussion(frame: pd.DataFrame) -> list[str]:
+    data = _sweep_frame(frame)
+    counts = data.groupby("rate")["positive_rate"].mean().sort_index(ascending=False)
+    rates = ", ".join(f"{r:.1%}" for r in counts)
+    return [
+        f"Measured training positive rates: {rates}. Test F1 falls for every loss as positives "
+        "get rarer; the lines show which losses degrade least (see 'All losses compared')."
+    ]
+
+
+def _multiclass_discussion(records: Sequence[dict]) -> list[str]:
+    multi = pd.DataFrame([r for r in records if len(r["target_names"]) > 2])
+    means = multi.groupby("loss")["macro_f1"].mean().sort_values()
+    ranking = " < ".join(f"`{loss}` ({f1:.4f})" for loss, f1 in means.items())
+    per_class = np.mean(np.stack(multi["per_class_f1"].tolist()), axis=0)
+    names = multi["target_names"].iloc[0]
+    order = np.argsort(per_class)[:2]
+    hardest = ", ".join(f"`{names[i]}` ({per_class[i]:.3f})" for i in order)
+    why = ""
+    if {names[i] for i in order} == {"not_cyberbullying", "other_cyberbullying"}:
+        why = (
+            ": the two classes not defined by a topic (religion, age, gender, ethnicity) "
+            "whose words the embeddings carry"
+        )
+    return [
+        f"Macro-F1 by loss, mean over seeds: {ranking}. Averaged over every loss and seed, "
+        f"the hardest classes are {hardest}{why}."
+    ]

@@ -9,12 +9,32 @@ shared by training and by the torch-free edge runtime: there is one tokenizer, n
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 import numpy as np
 
 UNK = "<unk>"
+
+
+def _combining_marks() -> str:
+    """Character-class ranges of the combining marks (Unicode categories M*) of the BMP.
+
+    ``\\w`` leaves them out, yet they belong inside words: a decomposed "é", Indic vowel signs,
+    the dot of GloVe's "i̇stanbul". Computed once at import (about 15 ms).
+    """
+    ranges, start = [], None
+    for code in range(0x10001):
+        mark = code < 0x10000 and unicodedata.category(chr(code)).startswith("M")
+        if mark and start is None:
+            start = code
+        elif not mark and start is not None:
+            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(code - 1))}")
+            start = None
+    return "".join(ranges)
+
 
 _TOKEN = re.compile(
     r"""
@@ -22,9 +42,9 @@ _TOKEN = re.compile(
     | n't\b                 # the negation clitic itself
     | '(?:s|re|ve|ll|d|m)\b # other clitics: 's 're 've 'll 'd 'm
     | \d+(?:[.,:]\d+)+      # numbers with separators: 1,000  3.14  10:30
-    | [^\W_]+               # words and plain numbers (any script)
+    | (?:[^\W_]|[MARKS])+   # words and plain numbers (any script, combining marks included)
     | [^\w\s]               # any other symbol: punctuation, currency, emoji
-    """,
+    """.replace("MARKS", _combining_marks()),
     re.VERBOSE,
 )
 
@@ -32,6 +52,29 @@ _TOKEN = re.compile(
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lower-cased GloVe-style tokens; never fails on a ``str``."""
     return _TOKEN.findall(text.lower())
+
+
+class _ChunkIds(dict):
+    """Memo of the token ids of whitespace-separated chunks of lower-cased text.
+
+    No token spans whitespace and no pattern looks across it, so the tokens of a text are
+    those of its chunks in order. Encoding then costs a ``str.split`` and one dict look-up per
+    chunk instead of a regex scan of every character. Once the memo holds ``max_size`` chunks
+    (about 3 MB), new ones are tokenized without being kept: frequent chunks are met early and
+    stay, so the hit rate holds while memory stays bounded in long-running services.
+    """
+
+    def __init__(self, index: dict[str, int], max_size: int = 1 << 14):
+        super().__init__()
+        self.index = index
+        self.max_size = max_size
+
+    def __missing__(self, chunk: str) -> tuple[int, ...]:
+        index = self.index
+        ids = tuple([index.get(token, 0) for token in _TOKEN.findall(chunk)])
+        if len(self) < self.max_size:
+            self[chunk] = ids
+        return ids
 
 
 class Vocabulary:
@@ -47,6 +90,10 @@ class Vocabulary:
             raise ValueError("a vocabulary is a list of distinct tokens starting with '<unk>'")
         self.tokens = list(tokens)
         self.index = {token: i for i, token in enumerate(self.tokens)}
+        self._chunk_ids = _ChunkIds(self.index)
+
+    def __reduce__(self):
+        return type(self), (self.tokens,)
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocabulary:
@@ -61,8 +108,8 @@ class Vocabulary:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of one text; unknown words map to 0, an empty text to ``[0]``."""
-        index = self.index
-        return [index.get(token, 0) for token in tokenize(text)] or [0]
+        chunks = text.lower().split()
+        return [*chain.from_iterable(map(self._chunk_ids.__getitem__, chunks))] or [0]
 
     def encode_batch(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of many texts as one flat array plus the start offset of each text.
@@ -70,9 +117,12 @@ class Vocabulary:
         This is the packed layout of ``torch.nn.EmbeddingBag``: text ``i`` owns
         ``ids[offsets[i]:offsets[i + 1]]`` (the last one runs to the end).
         """
-        encoded = [self.encode(text) for text in texts]
-        lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
+        chunk_ids = self._chunk_ids.__getitem__  # encode's body, inlined: ~10 % faster
+        encoded = [
+            [*chain.from_iterable(map(chunk_ids, text.lower().split()))] or [0] for text in texts
+        ]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         offsets = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])
-        ids = np.fromiter((i for ids in encoded for i in ids), dtype=np.int64, count=lengths.sum())
+        ids = np.fromiter(chain.from_iterable(encoded), dtype=np.int64, count=lengths.sum())
         return ids, offsets

@@ -7,9 +7,10 @@ restored at the end, and training stops early when it has not improved for ``pat
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,11 +86,30 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run a block with ``n`` torch CPU threads (``None``: leave the setting alone).
+
+    One thread is fastest for this small network: with more, the per-step overhead of
+    synchronising threads outweighs the tiny matrix products.
+    """
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, data: PackedTexts, chunk: int = 8192) -> torch.Tensor:
     """Eval-mode logits of every text in ``data``."""
     model.eval()
-    return torch.cat([model(part.ids, part.offsets) for part in data.chunks(chunk)])
+    parts = [model(part.ids, part.offsets) for part in data.chunks(chunk)]
+    if not parts:  # no text: logits of the right shape, with zero rows
+        return model.head(torch.zeros(0, model.embedding.embedding_dim, device=data.ids.device))
+    return torch.cat(parts)
 
 
 def loss_target(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -146,7 +166,7 @@ def train(
             loss = loss_fn(logits, loss_target(batch.y, logits))
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(
-                    f"the loss became {float(loss)} in epoch {epoch}: training diverged, "
+                    f"the loss became {loss.item()} in epoch {epoch}: training diverged, "
                     f"most likely because the learning rate ({lr:g}) is too high"
                 )
             optimizer.zero_grad(set_to_none=True)

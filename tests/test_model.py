@@ -1,0 +1,141 @@
+"""Tests for dan_dice.model: the Deep Averaging Network module."""
+
+import numpy as np
+import pytest
+import torch
+
+from dan_dice.model import DAN
+
+# Texts in the packed layout: [1, 2, 3], [4], [2, 2, 5, 6, 7, 1], [3, 1]
+IDS = torch.tensor([1, 2, 3, 4, 2, 2, 5, 6, 7, 1, 3, 1])
+OFFSETS = torch.tensor([0, 3, 4, 10])
+TEXTS = [[1, 2, 3], [4], [2, 2, 5, 6, 7, 1], [3, 1]]
+
+
+def make_dan(n_outputs=1, hidden_sizes=(6, 5), word_dropout=0.0, seed=0, **kwargs) -> DAN:
+    torch.manual_seed(seed)
+    embeddings = np.random.default_rng(seed).normal(size=(8, 4)).astype(np.float32)
+    return DAN(
+        embeddings,
+        hidden_sizes=hidden_sizes,
+        n_outputs=n_outputs,
+        dropout=0.0,
+        word_dropout=word_dropout,
+        **kwargs,
+    )
+
+
+def test_binary_output_is_one_logit_per_text():
+    assert make_dan(n_outputs=1)(IDS, OFFSETS).shape == (4,)
+
+
+def test_multiclass_output_is_one_logit_per_class():
+    assert make_dan(n_outputs=3)(IDS, OFFSETS).shape == (4, 3)
+
+
+def test_no_hidden_layer_is_a_linear_model():
+    model = make_dan(hidden_sizes=())
+    assert len(model.mlp) == 1
+    assert model(IDS, OFFSETS).shape == (4,)
+
+
+def test_hidden_layers_have_the_requested_widths():
+    model = make_dan(hidden_sizes=(7, 3))
+    widths = [(m.in_features, m.out_features) for m in model.mlp if isinstance(m, torch.nn.Linear)]
+    assert widths == [(4, 7), (7, 3), (3, 1)]
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_eval_output_is_mlp_of_mean_embedding(n_outputs):
+    model = make_dan(n_outputs=n_outputs, word_dropout=0.5).eval()
+    table = model.embedding.weight.detach()
+    linears = [m for m in model.mlp if isinstance(m, torch.nn.Linear)]
+    expected = []
+    for ids in TEXTS:
+        x = table[ids].mean(0)
+        for i, layer in enumerate(linears):
+            x = x @ layer.weight.detach().T + layer.bias.detach()
+            if i < len(linears) - 1:
+                x = torch.relu(x)
+        expected.append(x)
+    expected = torch.stack(expected).squeeze(-1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(IDS, OFFSETS), expected)
+
+
+def test_eval_average_is_exact_mean_of_token_vectors():
+    model = make_dan(word_dropout=0.5).eval()
+    table = model.embedding.weight.detach()
+    expected = torch.stack([table[ids].mean(0) for ids in TEXTS])
+    with torch.no_grad():
+        torch.testing.assert_close(model.average(IDS, OFFSETS), expected)
+
+
+def one_hot_dan(word_dropout: float) -> DAN:
+    """A DAN whose embedding of token i is the unit vector e_i, so averages show which survive."""
+    return DAN(np.eye(8, dtype=np.float32), hidden_sizes=(), word_dropout=word_dropout)
+
+
+def test_word_dropout_is_off_in_eval_mode():
+    model = one_hot_dan(word_dropout=0.9).eval()
+    with torch.no_grad():
+        first, second = model.average(IDS, OFFSETS), model.average(IDS, OFFSETS)
+    torch.testing.assert_close(first, second)
+    torch.testing.assert_close(first.sum(1), torch.ones(4))
+    assert (first[2] > 0).sum() == 5  # all five distinct tokens of text 2 are kept
+
+
+def test_word_dropout_drops_tokens_in_train_mode():
+    model = one_hot_dan(word_dropout=0.5).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        averages = torch.cat([model.average(IDS, OFFSETS) for _ in range(20)])
+    full = one_hot_dan(0.5).eval().average(IDS, OFFSETS).detach().repeat(20, 1)
+    assert not torch.allclose(averages, full)
+
+
+def test_word_dropout_never_empties_a_text():
+    model = one_hot_dan(word_dropout=0.95).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for _ in range(50):
+            averages = model.average(IDS, OFFSETS)
+            torch.testing.assert_close(averages.sum(1), torch.ones(4))
+            for text, row in zip(TEXTS, averages, strict=True):
+                kept = row.nonzero().flatten()
+                assert len(kept) > 0
+                assert set(kept.tolist()) <= set(text)
+
+
+def test_word_dropout_is_deterministic_under_a_seed():
+    model = make_dan(word_dropout=0.5).train()
+    torch.manual_seed(123)
+    first = model(IDS, OFFSETS).detach()
+    torch.manual_seed(123)
+    second = model(IDS, OFFSETS).detach()
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
+def test_frozen_embeddings_do_not_require_grad():
+    model = make_dan(freeze_embeddings=True)
+    assert not model.embedding.weight.requires_grad
+    assert all(p.requires_grad for p in model.mlp.parameters())
+
+
+def test_trainable_embeddings_get_gradients():
+    model = make_dan(freeze_embeddings=False)
+    assert model.embedding.weight.requires_grad
+    model(IDS, OFFSETS).sum().backward()
+    grad = model.embedding.weight.grad
+    assert grad is not None
+    assert grad[1:8].abs().sum(1).gt(0).all()  # tokens 1..7 appear in the batch
+    assert grad[0].abs().sum() == 0  # token 0 does not
+
+
+def test_training_unfrozen_embeddings_leaves_the_input_array_unchanged():
+    embeddings = np.ones((8, 4), dtype=np.float32)
+    model = DAN(embeddings, hidden_sizes=(), freeze_embeddings=False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    model(IDS, OFFSETS).sum().backward()
+    optimizer.step()
+    np.testing.assert_array_equal(embeddings, np.ones((8, 4)))

@@ -1,0 +1,141 @@
+"""Report tables, study comparison, figures and atomic writes, on synthetic run records."""
+
+from __future__ import annotations
+
+import pytest
+
+from dan_dice import reporting
+from dan_dice.reporting import (
+    atomic_write_text,
+    results_frame,
+    study_comparison,
+    summary_table,
+    write_reports,
+)
+
+BASELINES = {
+    "sms": {"accuracy": 0.8655, "f1": 0.0, "macro_f1": 0.4639},
+    "cyberbullying": {"accuracy": 0.8334, "f1": 0.9087, "macro_f1": 0.4544},
+}
+
+
+def _record(dataset, loss, seed, accuracy, f1, majority_share=0.6, epochs=3):
+    history = [
+        {
+            "epoch": e,
+            **{
+                f"{split}_{m}": 0.5 + 0.1 * e
+                for split in ("train", "val")
+                for m in ("f1", "accuracy")
+            },
+            "train_loss": 1 / e,
+            "val_loss": 1.1 / e,
+        }
+        for e in range(1, epochs + 1)
+    ]
+    return {
+        "dataset": dataset,
+        "loss": loss,
+        "seed": seed,
+        "lr": 1e-3,
+        "best_epoch": epochs,
+        "accuracy": accuracy,
+        "f1": f1,
+        "macro_f1": 0.8,
+        "precision": 0.9,
+        "recall": 0.9,
+        "train_seconds": 1.0,
+        "tuning_seconds": 3.0,
+        "majority_share": majority_share,
+        "tuned_threshold": 0.4,
+        "tuned_f1": f1 + 0.01,
+        "tuned_accuracy": accuracy,
+        "history": history,
+        "target_names": ["ham", "spam"],
+        "per_class_f1": [0.99, f1],
+        "positive_rate": 0.13,
+        "config": {"lrs": [1e-3], "epochs": 3, "quick": False, "split_seed": 0, "model_params": {}},
+    }
+
+
+@pytest.fixture
+def records():
+    return [
+        _record("sms", "dice", 0, 0.98, 0.93),
+        _record("sms", "dice", 1, 0.97, 0.91, epochs=2),
+        _record("sms", "wbce", 0, 0.96, 0.85),
+        _record("cyberbullying", "dice", 0, 0.8334, 0.9087, majority_share=1.0),
+    ]
+
+
+def test_results_frame_has_the_documented_columns_in_order(records):
+    frame = results_frame(records)
+    assert list(frame.columns[:11]) == reporting.RESULT_COLUMNS
+    assert "history" not in frame
+
+
+def test_summary_gives_mean_and_std_beside_the_study_and_baseline(records):
+    table = summary_table(results_frame(records), BASELINES)
+    sms_dice = table[(table.dataset == "sms") & (table.loss == "dice")].iloc[0]
+    assert sms_dice["accuracy"] == "0.9750 ± 0.0071"
+    assert sms_dice["F1"] == "0.9200 ± 0.0141"
+    assert sms_dice["study F1"] == "0.8676"
+    assert sms_dice["collapsed runs"] == "0"
+    assert set(table[table.loss == "(majority class)"].dataset) == {"sms", "cyberbullying"}
+
+
+def test_collapsed_runs_are_flagged(records):
+    table = summary_table(results_frame(records), BASELINES)
+    cyber = table[(table.dataset == "cyberbullying") & (table.loss == "dice")].iloc[0]
+    assert cyber["collapsed runs"] == "⚠ 1"
+
+
+def test_study_comparison_recognises_the_studys_collapsed_cell(records):
+    cells = {
+        (c["dataset"], c["loss"]): c for c in study_comparison(results_frame(records), BASELINES)
+    }
+    assert cells[("cyberbullying", "dice")]["study_collapsed"]
+    assert not cells[("sms", "dice")]["study_collapsed"]
+    assert cells[("sms", "dice")]["reached"]
+    assert not cells[("sms", "wbce")]["reached"]  # 0.96 < 0.9740
+    assert ("sms", "mse") not in cells  # not run: not compared
+
+
+def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
+    write_reports(
+        records,
+        tmp_path,
+        baselines=BASELINES,
+        command="python run_experiments.py --test",
+        wall_seconds=12.0,
+        environment={"torch": "x"},
+    )
+    assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(records)
+    assert "± " in (tmp_path / "summary.md").read_text()
+    pngs = sorted(p.name for p in (tmp_path / "figures").iterdir())
+    assert pngs == sorted(
+        f"{d}_{m}.png" for d in ("sms", "cyberbullying") for m in reporting.METRICS
+    )
+    assert all((tmp_path / "figures" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "python run_experiments.py --test" in report
+    assert "12 s" in report
+    assert "Not reached: sms/wbce" in report
+    assert "cyberbullying/dice row is a collapsed model" in report
+    assert "figures/sms_f1.png" in report
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "summary.md"
+    atomic_write_text(target, "old")
+
+    def broken(tmp):
+        with open(tmp, "w") as f:
+            f.write("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        reporting._atomic_write(target, broken)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]

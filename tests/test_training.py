@@ -1,0 +1,231 @@
+"""Tests for dan_dice.training: packed batches, the training loop, the device choice."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dan_dice.embeddings import embedding_matrix, load_word_vectors
+from dan_dice.model import DAN
+from dan_dice.text import Vocabulary
+from dan_dice.training import (
+    PackedTexts,
+    TrainingDivergedError,
+    evaluate,
+    resolve_device,
+    torch_threads,
+    train,
+)
+
+CPU = torch.device("cpu")
+TEXTS = ["free prize now", "", "hello", "call mom later tonight please", "win win", "zz qq"]
+VOCAB = Vocabulary.build(TEXTS[:5])
+LABELS = np.arange(len(TEXTS)) % 2
+
+
+def pack(texts, y) -> PackedTexts:
+    ids, offsets = VOCAB.encode_batch(texts)
+    return PackedTexts.from_numpy(ids, offsets, np.asarray(y), CPU)
+
+
+def assert_same_pack(actual: PackedTexts, expected: PackedTexts):
+    for name in ("ids", "offsets", "lengths", "y"):
+        torch.testing.assert_close(getattr(actual, name), getattr(expected, name), msg=name)
+
+
+def test_from_numpy_lengths_and_len():
+    data = pack(TEXTS, LABELS)
+    assert len(data) == len(TEXTS)
+    assert data.lengths.tolist() == [len(VOCAB.encode(text)) for text in TEXTS]
+    assert data.ids.dtype == data.offsets.dtype == data.y.dtype == torch.long
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, len(TEXTS) - 1), max_size=12))
+def test_take_equals_packing_the_selected_texts(index):
+    data = pack(TEXTS, LABELS)
+    taken = data.take(torch.tensor(index, dtype=torch.long))
+    expected = pack([TEXTS[i] for i in index], LABELS[index])
+    assert_same_pack(taken, expected)
+
+
+def test_chunks_cover_all_texts_in_order():
+    data = pack(TEXTS, LABELS)
+    chunks = list(data.chunks(4))
+    assert [len(c) for c in chunks] == [4, 2]
+    torch.testing.assert_close(torch.cat([c.ids for c in chunks]), data.ids)
+    torch.testing.assert_close(torch.cat([c.y for c in chunks]), data.y)
+
+
+# The training loop on the toy corpus, with the GloVe vectors of its words.
+
+
+@pytest.fixture(scope="module")
+def toy_data(toy_texts):
+    X, y = toy_texts
+    vocab = Vocabulary.build(X[:150])
+    embeddings, _ = embedding_matrix(vocab, load_word_vectors())
+
+    def packed(texts, labels):
+        ids, offsets = vocab.encode_batch(texts)
+        return PackedTexts.from_numpy(ids, offsets, labels, CPU)
+
+    return embeddings, packed(X[:150], y[:150]), packed(X[150:], y[150:])
+
+
+def make_model(embeddings, seed=0) -> DAN:
+    torch.manual_seed(seed)
+    return DAN(embeddings, hidden_sizes=(16,), dropout=0.0, word_dropout=0.0)
+
+
+def bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def run(toy_data, loss_fn, **kwargs):
+    embeddings, train_data, val_data = toy_data
+    model = make_model(embeddings)
+    kwargs = {"n_classes": 2, "lr": 0.1, "batch_size": 32, "max_epochs": 5, **kwargs}
+    return model, train(model, loss_fn, train_data, val_data, **kwargs)
+
+
+def test_train_learns_the_toy_task(toy_data):
+    _, result = run(toy_data, bce)
+    assert max(record["val_f1"] for record in result.history) >= 0.9
+
+
+def test_train_history_records_every_epoch(toy_data):
+    _, result = run(toy_data, bce, max_epochs=3, patience=10)
+    metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall"]
+    expected = {"epoch", *(f"{part}_{m}" for part in ("train", "val") for m in metrics)}
+    assert [record["epoch"] for record in result.history] == [1, 2, 3]
+    for record in result.history:
+        assert set(record) == expected
+        assert all(math.isfinite(v) for v in record.values())
+
+
+def sabotaged_bce(good_batches: int):
+    """BCE for the first ``good_batches`` training batches, then its negative (gradient ascent),
+    so that the validation F1 peaks early and the last epoch is not the best one."""
+    calls = 0
+
+    def loss(logits, target):
+        nonlocal calls
+        value = bce(logits, target)
+        if logits.requires_grad:  # a training batch, not an evaluation
+            calls += 1
+            if calls > good_batches:
+                return -value
+        return value
+
+    return loss
+
+
+def test_train_restores_the_best_epoch(toy_data):
+    _, _, val_data = toy_data
+    loss = sabotaged_bce(good_batches=10)
+    model, result = run(toy_data, loss, max_epochs=5, patience=5)
+    val_f1 = [record["val_f1"] for record in result.history]
+    assert len(val_f1) == 5
+    assert result.best_epoch == int(np.argmax(val_f1)) + 1
+    assert val_f1[-1] < max(val_f1)  # the test needs a worse last epoch to mean anything
+    restored = evaluate(model, loss, val_data, n_classes=2)
+    best = result.history[result.best_epoch - 1]
+    assert restored == {k[4:]: v for k, v in best.items() if k.startswith("val_")}
+
+
+def test_train_leaves_the_model_in_eval_mode(toy_data):
+    model, _ = run(toy_data, bce, max_epochs=1)
+    assert not model.training
+
+
+def constant_loss(logits, target):
+    """Zero gradients: the model never changes, so validation F1 never improves."""
+    return (logits * 0).sum()
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_train_stops_after_patience_epochs_without_improvement(toy_data, patience):
+    _, result = run(toy_data, constant_loss, max_epochs=20, patience=patience)
+    assert result.best_epoch == 1
+    assert len(result.history) == 1 + patience
+
+
+def test_train_runs_max_epochs_when_patience_is_not_reached(toy_data):
+    _, result = run(toy_data, constant_loss, max_epochs=3, patience=5)
+    assert len(result.history) == 3
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_raises_training_diverged(toy_data, bad):
+    def loss(logits, target):
+        return bce(logits, target) * bad
+
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1\b.*learning rate \(0\.05\)"):
+        run(toy_data, loss, lr=0.05)
+
+
+def test_divergence_in_a_later_epoch_names_that_epoch(toy_data):
+    batches_per_epoch = math.ceil(150 / 32)
+    calls = 0
+
+    def loss(logits, target):
+        nonlocal calls
+        calls += logits.requires_grad
+        return bce(logits, target) * (math.nan if calls > 2 * batches_per_epoch else 1.0)
+
+    with pytest.raises(TrainingDivergedError, match=r"epoch 3\b.*\(0\.2\)"):
+        run(toy_data, loss, lr=0.2)
+
+
+def test_training_diverged_error_is_a_floating_point_error():
+    assert issubclass(TrainingDivergedError, FloatingPointError)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_torch_threads_sets_then_restores(n):
+    before = torch.get_num_threads()
+    with torch_threads(n):
+        assert torch.get_num_threads() == n
+    assert torch.get_num_threads() == before
+
+
+def test_torch_threads_none_leaves_the_setting():
+    before = torch.get_num_threads()
+    with torch_threads(None):
+        assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before
+
+
+def test_torch_threads_restores_after_an_error():
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="boom"), torch_threads(before + 1):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+
+
+def test_resolve_device_auto():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")])
+def test_resolve_device_cpu(device):
+    assert resolve_device(device) == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_resolve_device_cuda_without_gpu_is_a_clear_error(device):
+    with pytest.raises(ValueError, match="no CUDA GPU is available"):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["banana", "tpu", "meta", "mps", "", None, 3])
+def test_resolve_device_rejects_other_devices(device):
+    with pytest.raises(ValueError, match="device must be 'auto', 'cpu' or 'cuda'"):
+        resolve_device(device)
