@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import platform
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -336,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         quick=args.quick,
     )
     out = Path(args.out)
+    _check_writable(out)
     if args.fresh and (out / JOURNAL).exists():
         (out / JOURNAL).unlink()
     command = " ".join(["python run_experiments.py", *(argv if argv is not None else sys.argv[1:])])
@@ -353,6 +355,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"wrote {out}/ in {wall:.0f} s")
     return 0
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any training when the reports cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write to the output folder {folder}: {exc.strerror}") from exc
 
 
 def _environment() -> dict[str, str]:

@@ -34,6 +34,7 @@ class DAN(nn.Module):
             torch.tensor(embeddings, dtype=torch.float32),  # a copy: fine-tuning writes to it
             freeze=freeze_embeddings,
             mode="sum",
+            sparse=not freeze_embeddings,  # a batch touches few rows: update only those
         )
         layers: list[nn.Module] = []
         width = embeddings.shape[1]

