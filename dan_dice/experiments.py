@@ -32,6 +32,7 @@ from .metrics import best_threshold, confusion_matrix, majority_share, per_class
 from .reporting import atomic_write_text
 
 JOURNAL = "runs.jsonl"
+INVOCATIONS = "invocations.json"
 STUDY_LOSSES = ("dice", "wbce", "mse")
 FAMILY_LOSSES = ("bce", "dsc", "dsc_published", "tversky", "focal", "dice_bce")
 MULTICLASS_TASK = ("cyberbullying6", ("ce", "wce", "multiclass_dice"))
@@ -338,23 +339,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out = Path(args.out)
     _check_writable(out)
-    if args.fresh and (out / JOURNAL).exists():
-        (out / JOURNAL).unlink()
+    if args.fresh:
+        for name in (JOURNAL, INVOCATIONS):
+            (out / name).unlink(missing_ok=True)
     command = " ".join(["python run_experiments.py", *(argv if argv is not None else sys.argv[1:])])
     started = time.perf_counter()
+    before = len(read_journal(out / JOURNAL, config))
     records = run(config, out, args.data_dir, jobs=args.jobs, command=command)
     wall = time.perf_counter() - started
+    invocations = _record_invocation(
+        out,
+        command=command,
+        runs_added=len(records) - before,
+        wall_seconds=round(wall, 1),
+        jobs=args.jobs,
+        date=time.strftime("%Y-%m-%d %H:%M"),
+    )
     datasets = dict.fromkeys(r["dataset"] for r in records if "@" not in r["dataset"])
     write_reports(
         records,
         out,
         baselines=majority_baselines(datasets, args.data_dir, config),
-        command=command,
-        wall_seconds=wall,
+        invocations=invocations,
         environment=_environment(),
     )
     print(f"wrote {out}/ in {wall:.0f} s")
     return 0
+
+
+def _record_invocation(out: Path, **invocation) -> list[dict]:
+    """Add this invocation (command, runs added, wall time) to ``invocations.json``."""
+    path = out / INVOCATIONS
+    invocations = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    invocations.append(invocation)
+    atomic_write_text(path, json.dumps(invocations, indent=1) + "\n")
+    return invocations
 
 
 def _check_writable(folder: Path) -> None:

@@ -90,6 +90,8 @@ def summary_table(frame: pd.DataFrame, baselines: dict[str, dict]) -> pd.DataFra
             }
         )
     for dataset, base in baselines.items():
+        if dataset not in set(frame["dataset"]):
+            continue
         rows.append(
             {
                 "dataset": dataset,
@@ -206,8 +208,7 @@ def write_reports(
     out: Path,
     *,
     baselines: dict[str, dict],
-    command: str,
-    wall_seconds: float,
+    invocations: list[dict],
     environment: dict[str, str],
 ) -> None:
     """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``."""
@@ -221,14 +222,13 @@ def write_reports(
         tables["sweep"] = to_markdown(sweep_table(frame))
         figures.append(plot_sweep(frame, out / "figures"))
     _atomic_write(out / "results.csv", partial(frame.to_csv, index=False))
-    atomic_write_text(out / "summary.md", _summary_page(tables, command))
+    atomic_write_text(out / "summary.md", _summary_page(tables))
     report = render_report(
         frame=frame,
         tables=tables,
         comparison=study_comparison(frame, baselines),
         figures=[p.relative_to(out) for p in figures],
-        command=command,
-        wall_seconds=wall_seconds,
+        invocations=invocations,
         environment=environment,
         records=records,
     )
@@ -323,10 +323,11 @@ def plot_sweep(frame: pd.DataFrame, folder: Path) -> Path:
     return path
 
 
-def _summary_page(tables: dict[str, str], command: str) -> str:
+def _summary_page(tables: dict[str, str]) -> str:
     text = (
         "# Test-set results: mean ± std over seeds\n\n"
-        f"Rendered by `{command}` from every run in `runs.jsonl`. F1, precision and recall are "
+        "Rendered from every run in `runs.jsonl` (the commands that made them are listed in "
+        "`REPORT.md`). F1, precision and recall are "
         "those of the positive class (spam, bullying); a run is flagged collapsed when at least "
         f"{COLLAPSE_SHARE:.0%} of its test predictions fall in one class. The majority-class "
         "rows score always predicting the training set's most common class.\n\n"
@@ -349,8 +350,7 @@ def render_report(
     tables: dict[str, str],
     comparison: list[dict],
     figures: Sequence[Path],
-    command: str,
-    wall_seconds: float,
+    invocations: Sequence[dict],
     environment: dict[str, str],
     records: Sequence[dict],
 ) -> str:
@@ -369,14 +369,20 @@ def render_report(
         "Kim (Purdue), *Lightweight Deep Neural Network for Imbalanced Binary Dataset "
         "Classification with Dice-Loss in NLP*: a 3-layer Deep Averaging Network on GloVe, "
         "trained with Dice, weighted BCE and MSE losses on SMS Spam and on Cyberbullying "
-        "(binarised). Every figure below was produced by the command in the next section.",
+        "(binarised). Every figure below was produced by the commands in the next section.",
         "",
-        "## Command, time and environment",
+        "## Commands, time and environment",
         "",
-        f"- Command: `{command}`",
-        f"- Wall time of this invocation: {wall_seconds:.0f} s; training time summed over "
-        f"all {len(records)} runs (learning-rate grid included): {compute:.0f} s.",
-        f"- Environment: {env}.",
+        "| command | runs added | wall time | parallel jobs | date |",
+        "|---|---|---|---|---|",
+        *(
+            f"| `{i['command']}` | {i['runs_added']} | {i['wall_seconds']:.0f} s | {i['jobs']} "
+            f"| {i['date']} |"
+            for i in invocations
+        ),
+        "",
+        f"Training time summed over all {len(records)} runs (learning-rate grid included): "
+        f"{compute:.0f} s. Environment: {env}.",
         "",
         "## Setup",
         "",

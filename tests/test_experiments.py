@@ -183,6 +183,8 @@ def test_quick_run_writes_every_report(tmp_path, real_data_home):
     assert len(figures) == 6 and "sms_f1.png" in figures
     report = (out / "REPORT.md").read_text()
     assert "--quick" in report and "## Discussion" in report
+    (invocation,) = json.loads((out / "invocations.json").read_text())
+    assert invocation["runs_added"] == 12 and invocation["command"].endswith(f"--out {out}")
     assert not list(out.rglob("*.tmp"))
 
 

@@ -372,3 +372,24 @@ def test_defaults():
     assert isinstance(get_loss("wbce", Y_1TO3, 2), WeightedBCELoss)
     assert isinstance(get_loss("wce", Y_1TO3, 2), WeightedCrossEntropyLoss)
     assert FocalLoss().gamma == 2.0 and FocalLoss().alpha is None
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_published_dsc_collapses_on_sms_and_the_fixed_form_does_not(real_data_home):
+    from dan_dice import DANClassifier
+    from dan_dice.datasets import load_sms_spam, train_val_test_split
+    from dan_dice.metrics import is_collapsed, scores
+
+    X, y = load_sms_spam(real_data_home, return_X_y=True)
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y)
+    for seed in (0, 1):
+        predicted = {
+            loss: DANClassifier(loss=loss, random_state=seed)
+            .fit(X_train, y_train, validation_data=(X_val, y_val))
+            .predict(X_test)
+            for loss in ("dsc_published", "dsc")
+        }
+        assert is_collapsed(predicted["dsc_published"])
+        assert not is_collapsed(predicted["dsc"])
+        assert scores(y_test, predicted["dsc"])["f1"] >= 0.9

@@ -106,8 +106,15 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
         records,
         tmp_path,
         baselines=BASELINES,
-        command="python run_experiments.py --test",
-        wall_seconds=12.0,
+        invocations=[
+            {
+                "command": "python run_experiments.py --test",
+                "runs_added": 4,
+                "wall_seconds": 12.0,
+                "jobs": 2,
+                "date": "2026-11-21 12:00",
+            }
+        ],
         environment={"torch": "x"},
     )
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(records)
@@ -119,7 +126,7 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert all((tmp_path / "figures" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
     report = (tmp_path / "REPORT.md").read_text()
     assert "python run_experiments.py --test" in report
-    assert "12 s" in report
+    assert "| 4 | 12 s | 2 |" in report
     assert "Not reached: sms/wbce" in report
     assert "cyberbullying/dice row is a collapsed model" in report
     assert "figures/sms_f1.png" in report
