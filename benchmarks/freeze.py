@@ -71,7 +71,16 @@ def main() -> int:
     return 0
 
 
-_COLUMNS = ("dataset", "loss", "seed", "accuracy", "f1", "macro_f1", "majority_share", "train_seconds")
+_COLUMNS = (
+    "dataset",
+    "loss",
+    "seed",
+    "accuracy",
+    "f1",
+    "macro_f1",
+    "majority_share",
+    "train_seconds",
+)
 
 
 def _fine_tuning_wins(table: pd.DataFrame) -> int:
