@@ -142,7 +142,9 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         y = _check_labels(y, len(X))
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y has a single class ({self.classes_.tolist()[0]!r}): need two or more")
+            raise ValueError(
+                f"y has a single class ({self.classes_.tolist()[0]!r}): need two or more"
+            )
         rng = check_random_state(self.random_state)
         if validation_data is None:
             X, X_val, y_codes, y_val = train_test_split(
