@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from .text import _TOKEN, UNK, Vocabulary
+from .text import _TOKEN, UNK, Vocabulary, check_texts
 
 FORMAT = "dan-dice-edge"
 FORMAT_VERSION = 1
@@ -86,7 +86,7 @@ class EdgeClassifier:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``."""
-        texts = _check_texts(texts)
+        texts = check_texts(texts, name="texts", allow_empty=True)
         if len(texts) == 1:  # a single message needs no padding nor reordering
             return self._run(np.array([self._vocabulary.encode(texts[0])]))
         ids, starts = self._vocabulary.encode_batch(texts)
@@ -150,24 +150,3 @@ def _check_meta(path: Path, meta: Any) -> None:
             f"{path} was exported with a different tokenizer (dan_dice "
             f"{meta.get('dan_dice_version')}); export the model again with this dan_dice"
         )
-
-
-def _check_texts(texts: Any) -> list[str]:
-    """A list of ``str`` from any 1-D sequence of texts, or an error naming the bad item."""
-    if isinstance(texts, str | bytes):
-        raise ValueError(
-            "texts must be a sequence of texts, not a single string; wrap it in a list"
-        )
-    if getattr(texts, "ndim", 1) != 1:
-        raise ValueError(f"texts must be 1-D (one text per sample), got shape {texts.shape}")
-    try:
-        texts = list(texts)
-    except TypeError as exc:
-        raise ValueError(f"texts must be a sequence of texts, got {type(texts).__name__}") from exc
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"texts[{i}] is {type(text).__name__} ({text!r:.40}), not str: every sample must "
-                "be a text (replace missing values with '' and decode bytes first)"
-            )
-    return texts

@@ -21,7 +21,7 @@ from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
 from .losses import get_loss
 from .metrics import best_threshold
 from .model import DAN
-from .text import Vocabulary
+from .text import Vocabulary, check_texts
 from .training import PackedTexts, predict_logits, resolve_device, torch_threads, train
 
 
@@ -138,7 +138,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Sequence[str], y: Any, *, validation_data: tuple | None = None):
         """Train on texts ``X`` and labels ``y``; ``validation_data=(X_val, y_val)`` is optional."""
         self._check_params()
-        X = _check_texts(X)
+        X = check_texts(X)
         y = _check_labels(y, len(X))
         self.classes_, y_codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -219,7 +219,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     def score(self, X: Sequence[str], y: Any, sample_weight=None) -> float:
         """Accuracy on ``(X, y)``; labels never seen in ``fit`` are an error, not a miss."""
         check_is_fitted(self)
-        y = _check_labels(y, len(_check_texts(X)))
+        y = _check_labels(y, len(check_texts(X)))
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if len(unseen):
             raise ValueError(f"y has labels not seen in fit: {unseen.tolist()}")
@@ -247,7 +247,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
 
     def _logits(self, X: Sequence[str]) -> torch.Tensor:
         check_is_fitted(self)
-        X = _check_texts(X, allow_empty=True)
+        X = check_texts(X, allow_empty=True)
         data = self._pack(X, np.zeros(len(X), dtype=np.int64), torch.device("cpu"))
         with torch_threads(self.num_threads):
             return predict_logits(self.module_, data)
@@ -298,27 +298,6 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"threshold must be in (0, 1) or 'tune', got {t!r}")
 
 
-def _check_texts(X: Any, allow_empty: bool = False) -> list[str]:
-    """A list of ``str`` from any 1-D sequence of texts, or a clear error naming the problem."""
-    if isinstance(X, str | bytes):
-        raise ValueError("X must be a sequence of texts, not a single string; wrap it in a list")
-    if (hasattr(X, "ndim") and X.ndim != 1) or (hasattr(X, "shape") and len(X.shape) != 1):
-        raise ValueError(f"X must be 1-D (one text per sample), got shape {X.shape}")
-    try:
-        texts = list(X)
-    except TypeError as exc:
-        raise ValueError(f"X must be a sequence of texts, got {type(X).__name__}") from exc
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(
-                f"X[{i}] is {type(text).__name__} ({text!r:.40}), not str: every sample must be "
-                "a text (replace missing values with '' and decode bytes first)"
-            )
-    if not texts and not allow_empty:
-        raise ValueError("X is empty: need at least one text")
-    return texts
-
-
 def _check_labels(y: Any, n_samples: int) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim != 1:
@@ -336,7 +315,7 @@ def _check_validation(validation_data: Any, classes: np.ndarray) -> tuple[list[s
         X_val, y_val = validation_data
     except (TypeError, ValueError) as exc:
         raise ValueError("validation_data must be a pair (X_val, y_val)") from exc
-    X_val = _check_texts(X_val)
+    X_val = check_texts(X_val)
     y_val = _check_labels(y_val, len(X_val))
     unseen = np.setdiff1d(np.unique(y_val), classes)
     if len(unseen):

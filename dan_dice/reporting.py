@@ -69,24 +69,36 @@ def _mean_std(values: pd.Series) -> str:
     return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0:.4f}"
 
 
+def _cell(dataset: str, loss: str, group: pd.DataFrame) -> dict[str, str | int]:
+    """The columns every results table starts with."""
+    return {
+        "dataset": dataset,
+        "loss": loss,
+        "runs": len(group),
+        "accuracy": _mean_std(group["accuracy"]),
+    }
+
+
+def _collapsed(group: pd.DataFrame) -> str:
+    """How many runs predicted (nearly) one class only, flagged when any did."""
+    collapsed = int((group["majority_share"] >= COLLAPSE_SHARE).sum())
+    return f"⚠ {collapsed}" if collapsed else "0"
+
+
 def summary_table(frame: pd.DataFrame, baselines: dict[str, dict]) -> pd.DataFrame:
     """Mean ± std per dataset and loss beside the study's Table 1 and the majority baseline."""
     rows = []
     for (dataset, loss), group in frame.groupby(["dataset", "loss"], sort=False):
         study = STUDY_TABLE.get((dataset, loss))
-        collapsed = int((group["majority_share"] >= COLLAPSE_SHARE).sum())
         rows.append(
             {
-                "dataset": dataset,
-                "loss": loss,
-                "runs": len(group),
-                "accuracy": _mean_std(group["accuracy"]),
+                **_cell(dataset, loss, group),
                 "F1": _mean_std(group["f1"]),
                 "macro-F1": _mean_std(group["macro_f1"]),
                 "tuned-threshold F1": _mean_std(group["tuned_f1"]) if "tuned_f1" in group else "",
                 "study acc.": f"{study[0]:.4f}" if study else "",
                 "study F1": f"{study[1]:.4f}" if study else "",
-                "collapsed runs": f"⚠ {collapsed}" if collapsed else "0",
+                "collapsed runs": _collapsed(group),
             }
         )
     for dataset, base in baselines.items():
@@ -245,19 +257,15 @@ def multiclass_table(records: Sequence[dict], baselines: dict[str, dict]) -> pd.
     rows = []
     for (dataset, loss), group in pd.DataFrame(list(records)).groupby(["dataset", "loss"]):
         per_class = np.mean(np.stack(group["per_class_f1"].tolist()), axis=0)
-        collapsed = int((group["majority_share"] >= COLLAPSE_SHARE).sum())
         rows.append(
             {
-                "dataset": dataset,
-                "loss": loss,
-                "runs": len(group),
-                "accuracy": _mean_std(group["accuracy"]),
+                **_cell(dataset, loss, group),
                 "macro-F1": _mean_std(group["macro_f1"]),
                 **{
                     f"F1 {name}": f"{f1:.3f}"
                     for name, f1 in zip(group["target_names"].iloc[0], per_class, strict=True)
                 },
-                "collapsed runs": f"⚠ {collapsed}" if collapsed else "0",
+                "collapsed runs": _collapsed(group),
             }
         )
     table = pd.DataFrame(rows)

@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,33 @@ _TOKEN = re.compile(
     """.replace("MARKS", _combining_marks()),
     re.VERBOSE,
 )
+
+
+def check_texts(texts: Any, name: str = "X", allow_empty: bool = False) -> list[str]:
+    """A list of ``str`` from any 1-D sequence of texts, or a ``ValueError`` naming the problem.
+
+    Shared by the estimator and the edge runtime so both accept and refuse the same inputs.
+    """
+    if isinstance(texts, str | bytes):
+        raise ValueError(
+            f"{name} must be a sequence of texts, not a single string; wrap it in a list"
+        )
+    shape = getattr(texts, "shape", None)
+    if shape is not None and len(shape) != 1:
+        raise ValueError(f"{name} must be 1-D (one text per sample), got shape {shape}")
+    try:
+        texts = list(texts)
+    except TypeError as exc:
+        raise ValueError(f"{name} must be a sequence of texts, got {type(texts).__name__}") from exc
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(
+                f"{name}[{i}] is {type(text).__name__} ({text!r:.40}), not str: every sample must "
+                "be a text (replace missing values with '' and decode bytes first)"
+            )
+    if not texts and not allow_empty:
+        raise ValueError(f"{name} is empty: need at least one text")
+    return texts
 
 
 def tokenize(text: str) -> list[str]:

@@ -84,10 +84,12 @@ def _write_text_vectors(path: Path, vectors: dict[str, np.ndarray], header: bool
     return path
 
 
-@pytest.fixture
-def tiny_vectors_file(tmp_path, tiny_vectors) -> Path:
-    """``tiny_vectors`` as a GloVe text file (one ``word x1 ... x8`` line each, no header)."""
-    return _write_text_vectors(tmp_path / "tiny_glove.txt", tiny_vectors, header=False)
+@pytest.fixture(scope="session")
+def tiny_vectors_file(tmp_path_factory, tiny_vectors) -> Path:
+    """``tiny_vectors`` as a GloVe text file (one ``word x1 ... x8`` line each, no header).
+    Shared by the session: read it, do not change it."""
+    path = tmp_path_factory.mktemp("vectors") / "tiny_glove.txt"
+    return _write_text_vectors(path, tiny_vectors, header=False)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -31,19 +30,11 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def vectors_file(tmp_path_factory, tiny_vectors) -> Path:
-    path = tmp_path_factory.mktemp("vectors") / "tiny.txt"
-    lines = [" ".join([w, *map(str, v)]) for w, v in tiny_vectors.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def binary_model(toy_texts, vectors_file) -> DANClassifier:
+def binary_model(toy_texts, tiny_vectors_file) -> DANClassifier:
     X, y = toy_texts
     X = [f"{text} xq{i % 7}" for i, text in enumerate(X)]  # words without a vector
     clf = DANClassifier(
-        embeddings=vectors_file,
+        embeddings=tiny_vectors_file,
         freeze_embeddings=True,
         max_epochs=3,
         threshold=0.4,
@@ -53,9 +44,9 @@ def binary_model(toy_texts, vectors_file) -> DANClassifier:
 
 
 @pytest.fixture(scope="module")
-def multiclass_model(toy_texts_3class, vectors_file) -> DANClassifier:
+def multiclass_model(toy_texts_3class, tiny_vectors_file) -> DANClassifier:
     X, y = toy_texts_3class
-    clf = DANClassifier(embeddings=vectors_file, loss="ce", max_epochs=3, random_state=0)
+    clf = DANClassifier(embeddings=tiny_vectors_file, loss="ce", max_epochs=3, random_state=0)
     return clf.fit(X, y + 5)
 
 

@@ -23,25 +23,19 @@ TEXTS = ["free prize now!", "", "zzqx unknown-words only", "hello mom, lunch lat
 
 
 @pytest.fixture(scope="module")
-def vectors_file(tmp_path_factory, tiny_vectors) -> Path:
-    path = tmp_path_factory.mktemp("vectors") / "tiny.txt"
-    lines = [" ".join([w, *map(str, v)]) for w, v in tiny_vectors.items()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def binary_model(toy_texts, vectors_file) -> DANClassifier:
+def binary_model(toy_texts, tiny_vectors_file) -> DANClassifier:
     X, y = toy_texts
     labels = np.where(y == 1, "spam", "ham")
-    clf = DANClassifier(embeddings=vectors_file, max_epochs=3, threshold="tune", random_state=0)
+    clf = DANClassifier(
+        embeddings=tiny_vectors_file, max_epochs=3, threshold="tune", random_state=0
+    )
     return clf.fit(X, labels)
 
 
 @pytest.fixture(scope="module")
-def multiclass_model(toy_texts_3class, vectors_file) -> DANClassifier:
+def multiclass_model(toy_texts_3class, tiny_vectors_file) -> DANClassifier:
     X, y = toy_texts_3class
-    clf = DANClassifier(embeddings=str(vectors_file), loss="ce", max_epochs=3, random_state=0)
+    clf = DANClassifier(embeddings=str(tiny_vectors_file), loss="ce", max_epochs=3, random_state=0)
     return clf.fit(X, y * 10 + 3)
 
 
@@ -230,9 +224,9 @@ def test_loads_on_a_machine_without_cuda(binary_model, saved, tmp_path):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU to train on")
-def test_gpu_trained_model_loads_without_cuda(toy_texts, vectors_file, tmp_path):
+def test_gpu_trained_model_loads_without_cuda(toy_texts, tiny_vectors_file, tmp_path):
     X, y = toy_texts
-    clf = DANClassifier(embeddings=vectors_file, max_epochs=2, device="cuda", random_state=0)
+    clf = DANClassifier(embeddings=tiny_vectors_file, max_epochs=2, device="cuda", random_state=0)
     path = save_model(clf.fit(X, y), tmp_path / "model.dan")
     proba = _load_in_subprocess_without_cuda(path, tmp_path / "proba.npy")
     np.testing.assert_allclose(proba, clf.predict_proba(TEXTS), atol=1e-6)
