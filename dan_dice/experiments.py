@@ -368,11 +368,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _record_invocation(out: Path, **invocation) -> list[dict]:
-    """Add this invocation (command, runs added, wall time) to ``invocations.json``."""
+    """Add this invocation (command, runs added, wall time) to ``invocations.json``, unless it
+    only re-rendered the reports."""
     path = out / INVOCATIONS
     invocations = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    invocations.append(invocation)
-    atomic_write_text(path, json.dumps(invocations, indent=1) + "\n")
+    if invocation["runs_added"]:
+        invocations.append(invocation)
+        atomic_write_text(path, json.dumps(invocations, indent=1) + "\n")
     return invocations
 
 

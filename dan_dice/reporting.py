@@ -85,6 +85,12 @@ def _collapsed(group: pd.DataFrame) -> str:
     return f"⚠ {collapsed}" if collapsed else "0"
 
 
+def _flagged_f1(group: pd.DataFrame) -> str:
+    """Mean ± std F1, followed by the collapse flag when any run collapsed."""
+    flag = _collapsed(group)
+    return _mean_std(group["f1"]) + ("" if flag == "0" else f" {flag}")
+
+
 def summary_table(frame: pd.DataFrame, baselines: dict[str, dict]) -> pd.DataFrame:
     """Mean ± std per dataset and loss beside the study's Table 1 and the majority baseline."""
     rows = []
@@ -286,7 +292,8 @@ def multiclass_table(records: Sequence[dict], baselines: dict[str, dict]) -> pd.
 def sweep_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Test F1 (mean ± std over seeds) per loss and training positive rate, same test set."""
     data = _sweep_frame(frame)
-    table = data.pivot_table(index="loss", columns="rate", values="f1", aggfunc=_mean_std)
+    cells = data.groupby(["loss", "rate"]).apply(_flagged_f1, include_groups=False)
+    table = cells.unstack("rate")
     table = table[sorted(table.columns, reverse=True)]
     table.columns = [f"F1 at {rate:.0%} positives" for rate in table.columns]
     return table.reset_index()
@@ -593,13 +600,42 @@ def _sweep_gaps(frame: pd.DataFrame) -> list[str]:
 
 
 def _sweep_discussion(frame: pd.DataFrame) -> list[str]:
+    """How each loss holds up as positives get rarer, and which ones collapse."""
     data = _sweep_frame(frame)
-    counts = data.groupby("rate")["positive_rate"].mean().sort_index(ascending=False)
-    rates = ", ".join(f"{r:.1%}" for r in counts)
-    return [
-        f"Measured training positive rates: {rates}. Test F1 falls for every loss as positives "
-        "get rarer; the lines show which losses degrade least (see 'All losses compared')."
+    rates = sorted(data["rate"].unique(), reverse=True)
+    measured = data.groupby("rate")["positive_rate"].mean().sort_index(ascending=False)
+    f1 = data.groupby(["loss", "rate"])["f1"].mean().unstack()
+    share = data.groupby(["loss", "rate"])["majority_share"]
+    collapsed = share.apply(lambda s: int((s >= COLLAPSE_SHARE).sum())).unstack()
+    changes = ", ".join(
+        f"`{loss}` {row[rates[0]]:.3f} → {row[rates[-1]]:.3f}"
+        for loss, row in f1.sort_values(rates[-1], ascending=False).iterrows()
+    )
+    out = [
+        f"Measured training positive rates: {', '.join(f'{r:.1%}' for r in measured)}. Test F1 "
+        f"from the data as it is to {rates[-1]:.0%} positives: {changes}. ⚠ n: n runs of that "
+        "cell predicted (nearly) one class only."
     ]
+    for rate in rates:
+        losses = [loss for loss in collapsed.index if collapsed.loc[loss, rate] > 0]
+        if losses:
+            out.append(
+                f"At {rate:.0%} positives, runs collapsed with: "
+                + ", ".join(f"`{loss}`" for loss in losses)
+                + "."
+            )
+    saturating = {"dice", "tversky", "dsc", "mse"} & set(collapsed.index)
+    survivors = [loss for loss in collapsed.index if collapsed.loc[loss, rates[-1]] == 0]
+    if saturating and all(collapsed.loc[loss, rates[-1]] > 0 for loss in saturating):
+        out.append(
+            "Losses whose gradient fades on a confidently missed positive (soft Dice and Tversky "
+            "ratios, the self-adjusting DSC, squared error through the sigmoid) stop predicting "
+            "the rare class once it is a percent or two of the data. A log term keeps a "
+            "gradient of about p − y for every missed positive; with it, "
+            + (", ".join(f"`{loss}`" for loss in survivors) or "no loss")
+            + f" had no collapsed run even at {rates[-1]:.0%} positives."
+        )
+    return out
 
 
 def _multiclass_discussion(records: Sequence[dict]) -> list[str]:

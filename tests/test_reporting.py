@@ -146,3 +146,18 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
         reporting._atomic_write(target, broken)
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(records):
+    swept = [
+        {**_record("sms@0.01", "dice", seed, 0.86, 0.0, majority_share=1.0), "positive_rate": 0.01}
+        for seed in (0, 1)
+    ]
+    frame = results_frame([*records, *swept])
+    table = reporting.sweep_table(frame)
+    dice = table[table.loss == "dice"].iloc[0]
+    assert dice["F1 at 13% positives"] == "0.9200 ± 0.0141"
+    assert dice["F1 at 1% positives"] == "0.0000 ± 0.0000 ⚠ 2"
+    lines = reporting._sweep_discussion(frame)
+    assert "`dice` 0.920 → 0.000" in lines[0]
+    assert any("At 1% positives, runs collapsed with: `dice`" in line for line in lines)
