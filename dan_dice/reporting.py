@@ -538,7 +538,8 @@ def _discussion(frame: pd.DataFrame, comparison: list[dict]) -> list[str]:
     return out
 
 
-DICE_FAMILY = ("dice", "dsc", "dsc_published", "tversky", "dice_bce")
+DICE_FAMILY = ("dice", "dsc", "tversky", "dice_bce")
+"""Dice-type losses averaged together (``dsc_published``, a known collapse, is discussed apart)."""
 CROSS_ENTROPY_FAMILY = ("bce", "wbce", "focal")
 
 
