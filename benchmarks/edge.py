@@ -32,8 +32,9 @@ from dan_dice import DANClassifier, __version__
 from dan_dice.datasets import load_dataset, train_val_test_split
 from dan_dice.edge import EdgeClassifier
 from dan_dice.export import export_model
+from dan_dice.files import write_atomic
 from dan_dice.metrics import scores
-from dan_dice.persistence import load_model, save_model, write_atomic
+from dan_dice.persistence import load_model, save_model
 
 BATCH = 1024
 TARGETS = {"size_mb": 2.0, "p50_us": 50.0, "texts_per_s": 220_000, "rss_mb": 80.0, "f1_gap": 0.005}

@@ -28,8 +28,8 @@ import numpy as np
 
 from . import __version__
 from .datasets import DATASETS, load_dataset, train_val_test_split
+from .files import atomic_write_text
 from .metrics import best_threshold, confusion_matrix, majority_share, per_class_f1, scores
-from .reporting import atomic_write_text
 
 JOURNAL = "runs.jsonl"
 INVOCATIONS = "invocations.json"

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import __version__
 from .edge import FORMAT, FORMAT_VERSION, tokenizer_fingerprint
-from .persistence import write_atomic
+from .files import write_atomic
 
 if TYPE_CHECKING:
     from onnx import ModelProto

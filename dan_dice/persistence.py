@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
+from .files import write_atomic
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
@@ -108,28 +108,6 @@ def load_model(path: str | os.PathLike) -> DANClassifier:
         raise ValueError(f"{path} is not a valid dan-dice model file ({exc!r})") from exc
     clf.module_ = module.eval()
     return clf
-
-
-def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
-
-    Readers see either the old file or the complete new one, never a partial write.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 def _read_config(path: Path, metadata: dict[str, str]) -> dict[str, Any]:

@@ -6,15 +6,14 @@ crash or a kill never leaves a half-written report behind.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Sequence
-from functools import partial
+import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_write_text, write_atomic
 from .metrics import COLLAPSE_SHARE
 
 STUDY_TABLE = {
@@ -37,24 +36,6 @@ EXTRA_COLUMNS = [
 METRICS = {"accuracy": "accuracy", "f1": "F1", "loss": "loss"}
 BASELINE_TOLERANCE = 0.002
 """A study cell within this of the majority baseline (accuracy and F1) was a collapsed model."""
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` all at once: readers see the old file or the new one."""
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def results_frame(records: Sequence[dict]) -> pd.DataFrame:
@@ -207,10 +188,16 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
             fig.suptitle(f"{dataset}: train and validation {label} (mean ± std over seeds)")
             fig.tight_layout()
             path = folder / f"{dataset}_{metric}.png"
-            _atomic_write(path, partial(fig.savefig, dpi=110, format="png"))
+            write_atomic(path, _png(fig), overwrite=True, make_parents=True)
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
+    return buffer.getvalue()
 
 
 def _stack(curves: list[list[float]]) -> np.ndarray:
@@ -239,7 +226,7 @@ def write_reports(
     if frame["dataset"].str.contains("@").any():
         tables["sweep"] = to_markdown(sweep_table(frame))
         figures.append(plot_sweep(frame, out / "figures"))
-    _atomic_write(out / "results.csv", partial(frame.to_csv, index=False))
+    atomic_write_text(out / "results.csv", frame.to_csv(index=False))
     atomic_write_text(out / "summary.md", _summary_page(tables))
     report = render_report(
         frame=frame,
@@ -333,7 +320,7 @@ def plot_sweep(frame: pd.DataFrame, folder: Path) -> Path:
     ax.legend(ncol=2, fontsize="small")
     fig.tight_layout()
     path = folder / "sweep_f1.png"
-    _atomic_write(path, partial(fig.savefig, dpi=110, format="png"))
+    write_atomic(path, _png(fig), overwrite=True, make_parents=True)
     plt.close(fig)
     return path
 

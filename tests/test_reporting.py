@@ -6,7 +6,6 @@ import pytest
 
 from dan_dice import reporting
 from dan_dice.reporting import (
-    atomic_write_text,
     results_frame,
     study_comparison,
     summary_table,
@@ -131,21 +130,6 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert "cyberbullying/dice row is a collapsed model" in report
     assert "figures/sms_f1.png" in report
     assert not list(tmp_path.rglob("*.tmp"))
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    target = tmp_path / "summary.md"
-    atomic_write_text(target, "old")
-
-    def broken(tmp):
-        with open(tmp, "w") as f:
-            f.write("half")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError, match="disk full"):
-        reporting._atomic_write(target, broken)
-    assert target.read_text() == "old"
-    assert list(tmp_path.iterdir()) == [target]
 
 
 def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(records):
