@@ -60,14 +60,15 @@ def _tfidf_grid(C: Sequence[float]) -> list[dict]:
 class FastTextClassifier(ClassifierMixin, BaseEstimator):
     """fastText's supervised classifier (``fasttext.train_supervised``) behind the sklearn API.
 
-    Texts are tokenised with :func:`dan_dice.text.tokenize`, as for the DAN, and written as
-    ``__label__i tok tok ...`` lines to a temporary file, which fastText reads. Training runs in
-    a fresh process whose ``malloc`` returns zeroed memory (glibc's ``MALLOC_PERTURB_=255``):
-    with ``thread=1``, fasttext-numpy2 0.10 initialises only the first tenth of the input
-    matrix (one block of ten per thread) and leaves the rest as allocated, so a model trained
-    after an earlier one in the same process starts from stale memory and fails with
-    "Encountered NaN" (measured: 2 of 6 fits on the cyberbullying data). Zeroed, those rows
-    start at 0, as in fastText itself.
+    Parameters are fastText's ``epoch``, ``lr``, ``wordNgrams`` (``word_ngrams``), ``dim``,
+    ``thread`` and ``seed`` (``random_state``). Texts are tokenised with
+    :func:`dan_dice.text.tokenize`, as for the DAN, and written as ``__label__i tok tok ...``
+    lines to a temporary file, which fastText reads. Training runs in a fresh process whose
+    ``malloc`` returns zeroed memory (glibc's ``MALLOC_PERTURB_=255``): with ``thread=1``,
+    fasttext-numpy2 0.10 initialises only the first tenth of its input matrix (one block of
+    ten per thread) and leaves the rest as allocated, which is stale memory whenever the heap
+    is reused (a second model in one process, a small model in any), and training then fails
+    with "Encountered NaN" or starts from garbage. Zeroed, those rows start at 0.
 
     Attributes: ``classes_``, ``model_`` (the ``fasttext`` model), ``train_seconds_`` (in
     ``train_supervised``) and ``fit_seconds_`` (tokenising, writing the file and training; not
