@@ -242,31 +242,31 @@ class BCELoss(Loss):
         return F.binary_cross_entropy_with_logits(logits, target)
 
 
-class PublishedDSCLoss(Loss):
-    """Li et al.'s self-adjusting Dice exactly as published, :func:`published_dsc_loss` (kept to
-    show its collapse). ``alpha ≥ 0`` (default 1), ``gamma > 0`` (default 1)."""
-
-    name = "dsc_published"
+class _SelfAdjustingDSC(Loss):
+    """The parameters shared by both forms of Li et al.'s self-adjusting Dice:
+    ``alpha ≥ 0`` the focusing exponent (default 1, the published one), ``gamma > 0`` the
+    smoothing (default 1)."""
 
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0) -> None:
         super().__init__()
         self.alpha = _check_param("alpha", alpha, 0)
         self.gamma = _check_param("gamma", gamma, 0, strict=True)
+
+
+class PublishedDSCLoss(_SelfAdjustingDSC):
+    """Li et al.'s self-adjusting Dice exactly as published, :func:`published_dsc_loss` (kept to
+    show its collapse)."""
+
+    name = "dsc_published"
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return published_dsc_loss(logits, target, self.alpha, self.gamma)
 
 
-class DSCLoss(Loss):
-    """Self-adjusting Dice with the focusing factor on the loss, :func:`dsc_loss`.
-    ``alpha ≥ 0`` (default 1, the published default), ``gamma > 0`` (default 1)."""
+class DSCLoss(_SelfAdjustingDSC):
+    """Self-adjusting Dice with the focusing factor on the loss, :func:`dsc_loss`."""
 
     name = "dsc"
-
-    def __init__(self, alpha: float = 1.0, gamma: float = 1.0) -> None:
-        super().__init__()
-        self.alpha = _check_param("alpha", alpha, 0)
-        self.gamma = _check_param("gamma", gamma, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return dsc_loss(logits, target, self.alpha, self.gamma)
