@@ -200,7 +200,19 @@ class DiceLoss(Loss):
         return dice_loss(logits, target, self.smooth)
 
 
-class WeightedBCELoss(Loss):
+class _ClassWeighted(Loss):
+    """A loss with one weight per class, balanced from the training labels by default."""
+
+    def __init__(self, class_weight: Sequence[float] | Tensor) -> None:
+        super().__init__()
+        self.register_buffer("class_weight", torch.as_tensor(class_weight, dtype=torch.float32))
+
+    @classmethod
+    def from_labels(cls, y: np.ndarray, n_classes: int, **params: Any) -> Self:
+        return cls(balanced_class_weight(y, n_classes), **params)
+
+
+class WeightedBCELoss(_ClassWeighted):
     """BCE with balanced class weights ``w_c = N / (2·N_c)`` from the training labels,
     :func:`weighted_bce_loss`.
 
@@ -211,14 +223,6 @@ class WeightedBCELoss(Loss):
     """
 
     name = "wbce"
-
-    def __init__(self, class_weight: Sequence[float] | Tensor) -> None:
-        super().__init__()
-        self.register_buffer("class_weight", torch.as_tensor(class_weight, dtype=torch.float32))
-
-    @classmethod
-    def from_labels(cls, y: np.ndarray, n_classes: int, **params: Any) -> Self:
-        return cls(balanced_class_weight(y, n_classes), **params)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return weighted_bce_loss(logits, target, self.class_weight)
@@ -354,20 +358,12 @@ class CrossEntropyLoss(Loss):
         return F.cross_entropy(*_class_logits(logits, target))
 
 
-class WeightedCrossEntropyLoss(Loss):
+class WeightedCrossEntropyLoss(_ClassWeighted):
     """Cross-entropy with balanced class weights ``w_c = N / (C·N_c)`` from the training labels,
     :func:`weighted_cross_entropy_loss`. Every class must occur in the training labels."""
 
     name = "wce"
     multiclass = True
-
-    def __init__(self, class_weight: Sequence[float] | Tensor) -> None:
-        super().__init__()
-        self.register_buffer("class_weight", torch.as_tensor(class_weight, dtype=torch.float32))
-
-    @classmethod
-    def from_labels(cls, y: np.ndarray, n_classes: int, **params: Any) -> Self:
-        return cls(balanced_class_weight(y, n_classes), **params)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return weighted_cross_entropy_loss(*_class_logits(logits, target), self.class_weight)
