@@ -52,6 +52,7 @@ def save_model(clf: DANClassifier, path: str | os.PathLike, *, overwrite: bool =
         "vocabulary": clf.vocabulary_.tokens,
         "threshold": clf.threshold_,
         "best_epoch": clf.best_epoch_,
+        "best_validation_score": clf.best_validation_score_,
         "history": clf.history_,
         "embedding_coverage": clf.embedding_coverage_,
         "hidden_sizes": list(clf.hidden_sizes),
@@ -102,6 +103,7 @@ def load_model(path: str | os.PathLike) -> DANClassifier:
         clf.vocabulary_ = Vocabulary(config["vocabulary"])
         clf.threshold_ = config["threshold"]
         clf.best_epoch_ = config["best_epoch"]
+        clf.best_validation_score_ = config["best_validation_score"]
         clf.history_ = config["history"]
         clf.embedding_coverage_ = config["embedding_coverage"]
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:

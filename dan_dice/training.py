@@ -1,8 +1,9 @@
 """The one training loop, shared by the estimator, the command line and the experiments.
 
 Adam on shuffled mini-batches; after every epoch the model is scored in eval mode on the whole
-training and validation sets (loss, accuracy, F1); the epoch with the best validation F1 is
-restored at the end, and training stops early when it has not improved for ``patience`` epochs.
+training and validation sets (loss, accuracy, F1); the epoch with the best validation score
+(F1 at the 0.5 threshold, or at the best threshold when the threshold is tuned) is restored at
+the end, and training stops early when it has not improved for ``patience`` epochs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .metrics import scores
+from .metrics import best_threshold, scores
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -69,6 +70,7 @@ class PackedTexts:
 class TrainingResult:
     history: list[dict[str, float]]
     best_epoch: int
+    best_score: float
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -117,18 +119,31 @@ def loss_target(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return y.float() if logits.dim() == 1 else y
 
 
-def logits_to_labels(logits: torch.Tensor) -> torch.Tensor:
-    return (logits > 0).long() if logits.dim() == 1 else logits.argmax(1)
+def logits_to_labels(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Class indices: ``P(positive) >= threshold`` for one logit, the largest logit otherwise."""
+    if logits.dim() == 1:
+        return (logits >= math.log(threshold / (1 - threshold))).long()
+    return logits.argmax(1)
 
 
 def evaluate(
-    model: torch.nn.Module, loss_fn: LossFn, data: PackedTexts, n_classes: int
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    data: PackedTexts,
+    n_classes: int,
+    threshold: float = 0.5,
 ) -> dict[str, float]:
-    """Loss over the whole set, plus accuracy, F1 and the other scores of :func:`scores`."""
+    """Loss over the whole set, plus accuracy, F1 and the other scores of :func:`scores` of the
+    predictions at ``threshold``; for one logit also ``tuned_f1``, the F1 at the threshold that
+    is best on this set."""
     logits = predict_logits(model, data)
     loss = float(loss_fn(logits, loss_target(data.y, logits)))
-    predicted = logits_to_labels(logits).cpu().numpy()
-    return {"loss": loss, **scores(data.y.cpu().numpy(), predicted, n_classes)}
+    y = data.y.cpu().numpy()
+    predicted = logits_to_labels(logits, threshold).cpu().numpy()
+    record = {"loss": loss, **scores(y, predicted, n_classes)}
+    if logits.dim() == 1:
+        record["tuned_f1"] = best_threshold(y, torch.sigmoid(logits).cpu().numpy())[1]
+    return record
 
 
 def make_optimizers(
@@ -168,17 +183,21 @@ def train(
     max_epochs: int = 30,
     patience: int = 5,
     weight_decay: float = 0.0,
+    threshold: float | str = 0.5,
     verbose: int = 0,
 ) -> TrainingResult:
-    """Train ``model`` in place and restore its best epoch (by validation F1).
+    """Train ``model`` in place and restore its best epoch by validation F1, measured as the
+    model will predict: at ``threshold``, or at the best threshold when it is ``"tune"``.
 
     Randomness (initialisation done by the caller, batch order, dropout) comes from torch's
     global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
     """
     optimizers = make_optimizers(model, lr, weight_decay)
+    monitor = "val_tuned_f1" if threshold == "tune" and n_classes == 2 else "val_f1"
+    fixed = 0.5 if threshold == "tune" else float(threshold)
     device = train_data.ids.device
     history: list[dict[str, float]] = []
-    best_f1, best_epoch, best_state = -math.inf, 0, None
+    best_score, best_epoch, best_state = -math.inf, 0, None
     epochs = tqdm(range(1, max_epochs + 1), disable=verbose <= 0, desc="epochs", unit="ep")
     for epoch in epochs:
         model.train()
@@ -197,21 +216,18 @@ def train(
             loss.backward()
             for optimizer in optimizers:
                 optimizer.step()
-        train_scores = evaluate(model, loss_fn, train_data, n_classes)
-        val_scores = evaluate(model, loss_fn, val_data, n_classes)
+        train_scores = evaluate(model, loss_fn, train_data, n_classes, fixed)
+        val_scores = evaluate(model, loss_fn, val_data, n_classes, fixed)
         record = {"epoch": epoch}
         record.update({f"train_{k}": v for k, v in train_scores.items()})
         record.update({f"val_{k}": v for k, v in val_scores.items()})
         history.append(record)
         epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_f1=f"{record['val_f1']:.4f}")
-        if record["val_f1"] > best_f1:
-            best_f1, best_epoch, best_state = (
-                record["val_f1"],
-                epoch,
-                copy.deepcopy(model.state_dict()),
-            )
+        if record[monitor] > best_score:
+            best_score, best_epoch = record[monitor], epoch
+            best_state = copy.deepcopy(model.state_dict())
         elif epoch - best_epoch >= patience:
             break
     model.load_state_dict(best_state)
     model.eval()
-    return TrainingResult(history=history, best_epoch=best_epoch)
+    return TrainingResult(history=history, best_epoch=best_epoch, best_score=best_score)

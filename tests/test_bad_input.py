@@ -124,6 +124,10 @@ CASES = {
         SystemExit,
         lambda t: _cli("--losses", "nope", "--out", str(t / "r")),
     ),
+    "`--threshold` neither 'tune' nor in (0, 1)": (
+        SystemExit,
+        lambda t: _cli("--threshold", "1.5", "--out", str(t / "r")),
+    ),
 }
 
 

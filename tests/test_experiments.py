@@ -56,8 +56,26 @@ def test_run_one_records_scores_history_and_tuned_threshold(toy_split, toy_confi
     assert 0 <= record["f1"] <= 1
     assert record["lr"] == 1e-2
     assert 1 <= record["best_epoch"] <= len(record["history"]) <= 2
-    assert 0 < record["tuned_threshold"] < 1
+    assert 0 < record["threshold"] < 1
+    assert 0 <= record["f1_at_0.5"] <= 1
     assert set(record["val_f1_by_lr"]) == {"0.01"}
+    best = record["history"][record["best_epoch"] - 1]
+    assert record["val_f1"] == best["val_tuned_f1"]  # the epoch was judged at its best threshold
+
+
+def test_run_one_with_a_fixed_threshold_scores_at_it(toy_split, toy_config):
+    config = Config(**{**toy_config.__dict__, "threshold": 0.5})
+    record = experiments.run_one(toy_split, "bce", 0, config)
+    assert record["threshold"] == 0.5
+    assert record["f1"] == record["f1_at_0.5"]
+    assert record["val_f1"] == record["history"][record["best_epoch"] - 1]["val_f1"]
+
+
+def test_the_threshold_is_part_of_the_journal_fingerprint(tmp_path, toy_config, patched_split):
+    run(toy_config, tmp_path, verbose=False)
+    fixed = Config(**{**toy_config.__dict__, "threshold": 0.5})
+    with pytest.raises(ValueError, match="other settings"):
+        run(fixed, tmp_path, verbose=False)
 
 
 def test_run_picks_the_learning_rate_with_best_validation_f1(toy_split, toy_config):

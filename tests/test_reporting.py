@@ -46,14 +46,21 @@ def _record(dataset, loss, seed, accuracy, f1, majority_share=0.6, epochs=3):
         "train_seconds": 1.0,
         "tuning_seconds": 3.0,
         "majority_share": majority_share,
-        "tuned_threshold": 0.4,
-        "tuned_f1": f1 + 0.01,
-        "tuned_accuracy": accuracy,
+        "threshold": 0.4,
+        "f1_at_0.5": f1 - 0.01,
+        "accuracy_at_0.5": accuracy - 0.01,
         "history": history,
         "target_names": ["ham", "spam"],
         "per_class_f1": [0.99, f1],
         "positive_rate": 0.13,
-        "config": {"lrs": [1e-3], "epochs": 3, "quick": False, "split_seed": 0, "model_params": {}},
+        "config": {
+            "lrs": [1e-3],
+            "epochs": 3,
+            "threshold": "tune",
+            "quick": False,
+            "split_seed": 0,
+            "model_params": {},
+        },
     }
 
 
@@ -79,6 +86,8 @@ def test_summary_gives_mean_and_std_beside_the_study_and_baseline(records):
     assert sms_dice["accuracy"] == "0.9750 ± 0.0071"
     assert sms_dice["F1"] == "0.9200 ± 0.0141"
     assert sms_dice["study F1"] == "0.8676"
+    assert sms_dice["threshold"] == "0.4000 ± 0.0000"
+    assert sms_dice["F1 at 0.5"] == "0.9100 ± 0.0141"
     assert sms_dice["collapsed runs"] == "0"
     assert set(table[table.loss == "(majority class)"].dataset) == {"sms", "cyberbullying"}
 
@@ -129,6 +138,8 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert "Not reached: sms/wbce" in report
     assert "cyberbullying/dice row is a collapsed model" in report
     assert "figures/sms_f1.png" in report
+    assert "tuned on validation with the other hyper-parameters" in report
+    assert "`dice` 0.40 (F1 0.9200, at 0.5 0.9100)" in report
     assert not list(tmp_path.rglob("*.tmp"))
 
 
@@ -145,3 +156,21 @@ def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(reco
     lines = reporting._sweep_discussion(frame)
     assert "`dice` 0.920 → 0.000" in lines[0]
     assert any("At 1% positives, runs collapsed with: `dice`" in line for line in lines)
+
+
+def test_class_weight_note_explains_wbce_where_positives_are_the_majority():
+    runs = [
+        {**_record("cyberbullying", "wbce", seed, 0.87, 0.925), "positive_rate": 0.8}
+        for seed in (0, 1)
+    ]
+    frame = results_frame(runs)
+    tuned = reporting._class_weight_note(frame, tuned=True)
+    assert len(tuned) == 1
+    assert "2.50 for a negative, 0.62 for a positive" in tuned[0]
+    assert "the tuned threshold is 0.40 on average" in tuned[0]
+    assert "F1 0.9150 and accuracy 0.8600 instead of 0.9250 and 0.8700" in tuned[0]
+    assert "`--threshold tune`" in reporting._class_weight_note(frame, tuned=False)[0]
+    assert (
+        reporting._class_weight_note(results_frame([_record("sms", "wbce", 0, 0.9, 0.9)]), True)
+        == []
+    )

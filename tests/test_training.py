@@ -100,7 +100,7 @@ def test_train_learns_the_toy_task(toy_data):
 
 def test_train_history_records_every_epoch(toy_data):
     _, result = run(toy_data, bce, max_epochs=3, patience=10)
-    metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall"]
+    metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall", "tuned_f1"]
     expected = {"epoch", *(f"{part}_{m}" for part in ("train", "val") for m in metrics)}
     assert [record["epoch"] for record in result.history] == [1, 2, 3]
     for record in result.history:
@@ -136,6 +136,26 @@ def test_train_restores_the_best_epoch(toy_data):
     restored = evaluate(model, loss, val_data, n_classes=2)
     best = result.history[result.best_epoch - 1]
     assert restored == {k[4:]: v for k, v in best.items() if k.startswith("val_")}
+    assert result.best_score == max(val_f1)
+
+
+def test_evaluate_scores_predictions_at_the_threshold(toy_data):
+    embeddings, _, val_data = toy_data
+    model = make_model(embeddings)
+    everything_positive = evaluate(model, bce, val_data, n_classes=2, threshold=1e-6)
+    assert everything_positive["recall"] == 1.0
+    assert everything_positive["accuracy"] == pytest.approx(val_data.y.float().mean().item())
+    assert everything_positive["tuned_f1"] >= everything_positive["f1"]
+
+
+@pytest.mark.parametrize("threshold", [0.3, "tune"])
+def test_train_picks_the_epoch_by_f1_at_the_threshold_it_will_use(toy_data, threshold):
+    loss = sabotaged_bce(good_batches=10)
+    _, result = run(toy_data, loss, max_epochs=5, patience=5, threshold=threshold)
+    key = "val_tuned_f1" if threshold == "tune" else "val_f1"
+    monitored = [record[key] for record in result.history]
+    assert result.best_epoch == int(np.argmax(monitored)) + 1
+    assert result.best_score == max(monitored)
 
 
 def test_train_leaves_the_model_in_eval_mode(toy_data):
