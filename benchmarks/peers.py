@@ -122,7 +122,13 @@ def _render(made: str, records: dict, quantized: list, leaks: list, args) -> str
         "its seed only draws the initial vectors of the first tenth of its input rows (the "
         "rest start at zero) and it reads its training lines in order. The DAN rows are "
         "trained in this run, as `experiments.run_one` trains them (its learning-rate grid, "
-        f"{config.epochs} epochs at most, the epoch picked by validation F1).",
+        f"{config.epochs} epochs at most, the epoch picked by validation F1"
+        + (
+            ", at a decision threshold tuned on validation; the other methods keep their own "
+            "decision rule)."
+            if config.threshold == "tune"
+            else f", decision threshold {config.threshold})."
+        ),
         "",
         "`fit_s`: seconds of the kept model's fit (fastText: tokenising, writing its input file "
         "and `train_supervised`; the DAN: at the chosen learning rate, early stopping included). "

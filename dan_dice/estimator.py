@@ -50,12 +50,12 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         ``"glove-6b-50d"`` (bundled) or a GloVe / word2vec / ``.kv`` file.
     freeze_embeddings : bool, default=False
         Keep the word vectors fixed. By default they are fine-tuned, which measured better
-        on both study datasets (``benchmarks/freeze.py``).
+        on both study datasets (``benchmarks/defaults.py``).
     min_count : int, default=2
         Training tokens seen fewer times are read as unknown. Words seen once (user names,
         links, typos) rarely recur; reading them as the unknown word trains that vector for
-        rare words, and 2 scored better on validation than 1 with a vocabulary 2-3x smaller
-        (``benchmarks/defaults.py``).
+        rare words. 2 scored better on validation than 1 (``benchmarks/defaults.py``), with
+        models about half the size.
     lr, batch_size, max_epochs, patience, weight_decay
         Adam's learning rate, the mini-batch size, the most epochs, how many epochs without a
         better validation F1 stop training, and Adam's L2 penalty.

@@ -17,10 +17,11 @@ Tokens whose vector equals the unknown word's (words without a pretrained vector
 embeddings are frozen) are left out of the vocabulary: they read as unknown, with the same
 vector, so predictions do not change and the table shrinks.
 
-``quantize="int8"`` stores the embedding table as int8 codes with a float16 scale per row and
-the dense layers as float16; ``"fp16"`` stores every weight as float16. Only the gathered rows
-are converted to float32, so the table stays compact in memory too; the small dense layers are
-cast back once, when onnxruntime folds constants at session start.
+``quantize="int8"`` stores the embedding table as 8-bit codes with a float16 offset and scale
+per row (each row's own range in 256 levels) and the dense layers as float16; ``"fp16"`` stores
+every weight as float16. Only the gathered rows are converted to float32, so the table stays
+compact in memory too; the small dense layers are cast back once, when onnxruntime folds
+constants at session start.
 """
 
 from __future__ import annotations
@@ -119,15 +120,16 @@ def _build_graph(
 
     weight = constant if quantize is None else half
     axis = constant("axis_1", np.array([1]))
-    if quantize == "int8":  # a row ~ its int8 codes times its own (float16) scale
-        scale = (np.abs(table).max(axis=1) / 127).astype(np.float16)
-        scale[scale == 0] = 1
-        codes = np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8)
-        codes = node("Gather", [constant("table_int8", codes), "ids"], "codes")
+    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
+        low, scale, codes = _quantize_rows(table)
+        codes = node("Gather", [constant("table_uint8", codes), "ids"], "codes")
         codes = node("Cast", [codes], "codes_float", to=FLOAT)
         scales = node("Gather", [half("table_scale", scale), "ids"], "scales")
         scales = node("Unsqueeze", [scales, axis], "scales_row")
-        sums = node("Squeeze", [node("MatMul", [scales, codes], "scaled_sums"), axis], "sums")
+        scaled = node("Squeeze", [node("MatMul", [scales, codes], "scaled_sums"), axis], "scaled")
+        lows = node("Gather", [half("table_low", low), "ids"], "lows")
+        lows = node("ReduceSum", [lows, axis], "low_sums", keepdims=1)
+        sums = node("Add", [scaled, lows], "sums")
     elif quantize == "fp16":  # gathered rows are cast, so the table stays half in memory
         halves = constant("table_fp16", table.astype(np.float16))
         vectors = node("Cast", [node("Gather", [halves, "ids"], "halves")], "vectors", to=FLOAT)
@@ -167,6 +169,23 @@ def _build_graph(
     )
     checker.check_model(model, full_check=True)
     return model
+
+
+def _quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row affine 8-bit codes: ``row ≈ low + scale * codes``, codes in 0..255.
+
+    Each row gets the 256 levels over its own [min, max], which halves the error of a
+    symmetric int8 code whenever a row is lopsided. ``low`` and ``scale`` are float16 (as
+    stored); the codes are computed against those rounded values, so they compensate for them.
+    An all-zero row (the padding row) stays exactly zero.
+    """
+    low = table.min(axis=1).astype(np.float16)
+    span = table.max(axis=1) - low.astype(np.float32)
+    scale = (span / 255).astype(np.float16)
+    scale[scale == 0] = 1
+    steps = (table - low.astype(np.float32)[:, None]) / scale.astype(np.float32)[:, None]
+    codes = np.clip(np.round(steps), 0, 255).astype(np.uint8)
+    return low, scale, codes
 
 
 def _add(zf: zipfile.ZipFile, name: str, data: bytes) -> None:

@@ -174,7 +174,8 @@ class Method:
 
 
 def dan_method(loss: str, config: Config) -> Method:
-    """The DAN as the experiments train it: ``config``'s epochs and learning-rate grid."""
+    """The DAN as the experiments train it: ``config``'s epochs, learning-rate grid and
+    threshold (tuned on validation by default)."""
 
     def build(seed: int) -> BaseEstimator:
         from .estimator import DANClassifier
@@ -183,6 +184,7 @@ def dan_method(loss: str, config: Config) -> Method:
             loss=loss,
             max_epochs=config.epochs,
             device=config.device,
+            threshold=config.threshold,
             random_state=seed,
             **config.model_params,
         )

@@ -394,9 +394,10 @@ def render_report(
         f"(seed {config.get('split_seed', 0)}) for every loss and seed, so runs are compared "
         "on one test set; seeds vary initialisation, batch order and dropout."
         + (" **Quick mode**: small subsets, for smoke tests only." if config.get("quick") else ""),
-        "- **Text**: lower-cased GloVe-style tokens; the vocabulary is the training split's; "
-        "words without a GloVe vector, and words unseen in training, get the mean of all "
-        "GloVe vectors (the study's choice).",
+        "- **Text**: lower-cased GloVe-style tokens; the vocabulary is the training split's "
+        f"words seen at least {model_params['min_count']} times; the others are read as one "
+        "unknown word. Words without a GloVe vector, and the unknown word, start from the mean "
+        "of all GloVe vectors (the study's choice).",
         f"- **Model**: embeddings `{model_params['embeddings']}` "
         f"({'frozen' if model_params['freeze_embeddings'] else 'fine-tuned'}), mean of word "
         f"vectors with word dropout {model_params['word_dropout']}, hidden layers "
@@ -527,7 +528,10 @@ def _discussion(frame: pd.DataFrame, comparison: list[dict], tuned: bool) -> lis
         f"Here each cell is a mean over {frame['seed'].nunique()} seeds on one fixed stratified "
         f"split (the F1 standard deviation over seeds is {spread.min():.4f} to "
         f"{spread.max():.4f}), the epoch is chosen by validation F1, the learning rate from a "
-        "grid, and the GloVe vectors are fine-tuned (`reports/freeze.md` compares frozen ones)."
+        "grid"
+        + (", the decision threshold is tuned on validation" if tuned else "")
+        + ", and the vocabulary's minimum count and the embedding training are defaults "
+        "chosen on validation (`reports/defaults.md`)."
     )
     return out
 
@@ -647,17 +651,35 @@ def _sweep_discussion(frame: pd.DataFrame) -> list[str]:
                 + ", ".join(f"`{loss}`" for loss in losses)
                 + "."
             )
-    saturating = {"dice", "tversky", "dsc", "mse"} & set(collapsed.index)
-    survivors = [loss for loss in collapsed.index if collapsed.loc[loss, rates[-1]] == 0]
-    if saturating and all(collapsed.loc[loss, rates[-1]] > 0 for loss in saturating):
-        out.append(
-            "Losses whose gradient fades on a confidently missed positive (soft Dice and Tversky "
-            "ratios, the self-adjusting DSC, squared error through the sigmoid) stop predicting "
-            "the rare class once it is a percent or two of the data. A log term keeps a "
-            "gradient of about p − y for every missed positive; with it, "
-            + (", ".join(f"`{loss}`" for loss in survivors) or "no loss")
-            + f" had no collapsed run even at {rates[-1]:.0%} positives."
+    last = rates[-1]
+    failed = [loss for loss in f1.index if f1.loc[loss, last] < f1.loc[loss, rates[0]] / 2]
+    best = f1[last].sort_values(ascending=False).head(3)
+    text = (
+        "Losses computed on the probability (soft Dice, Tversky, the self-adjusting DSC, "
+        "squared error) get almost no gradient from a confidently missed positive (σ'(z) → 0), "
+        "where a log term keeps one of about p − y. "
+        + (
+            f"{', '.join(f'`{loss}`' for loss in failed)} lost more than half their F1 by "
+            f"{last:.0%} positives; "
+            if failed
+            else ""
         )
+        + f"the best at {last:.0%} were "
+        + ", ".join(f"`{loss}` ({value:.3f})" for loss, value in best.items())
+        + "."
+    )
+    at_half = data[data["rate"] == last].groupby("loss")["f1_at_0.5"].mean()
+    gains = (f1[last] - at_half).sort_values(ascending=False)
+    helped = [loss for loss, gain in gains.items() if gain > 0.1]
+    if helped:
+        text += (
+            " The threshold tuned on validation matters most there (F1 at 0.5 → tuned): "
+            + ", ".join(
+                f"`{loss}` {at_half[loss]:.3f} → {f1.loc[loss, last]:.3f}" for loss in helped
+            )
+            + ": the rare positives still rank high, though their probabilities stay low."
+        )
+    out.append(text)
     return out
 
 

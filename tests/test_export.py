@@ -14,7 +14,7 @@ from sklearn.exceptions import NotFittedError
 
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
-from dan_dice.export import export_model
+from dan_dice.export import _quantize_rows, export_model
 
 TEXTS = [
     "",
@@ -98,8 +98,18 @@ def test_artifact_layout(binary_model, tmp_path):
     assert [o.name for o in model.graph.output] == ["probabilities"]
     assert meta["format"] == "dan-dice-edge" and meta["format_version"] == 1
     assert meta["classes"] == ["ham", "spam"] and meta["quantization"] == "int8"
-    table = next(t for t in model.graph.initializer if t.name == "table_int8")
+    table = next(t for t in model.graph.initializer if t.name == "table_uint8")
     assert table.dims[0] == len(meta["vocabulary"]) + 1  # + the padding row
+
+
+def test_row_codes_span_each_rows_range_and_keep_zero_rows_exact():
+    table = np.array([[0.0, 0.0, 0.0], [-1.0, 0.5, 3.0], [2.0, 2.5, 3.0]], np.float32)
+    low, scale, codes = _quantize_rows(table)
+    restored = low.astype(np.float32)[:, None] + scale.astype(np.float32)[:, None] * codes
+    np.testing.assert_array_equal(restored[0], 0)
+    assert codes[1].min() == 0 and codes[1].max() == 255  # the whole range of the row
+    step = scale.astype(np.float32)[:, None]
+    assert (np.abs(restored - table) <= step / 2 + 1e-3).all()  # + float16 rounding of the ends
 
 
 def test_words_without_vector_are_left_out(binary_model, tmp_path):
@@ -113,7 +123,7 @@ def test_words_without_vector_are_left_out(binary_model, tmp_path):
 
 @pytest.mark.parametrize(
     ("quantize", "dtypes"),
-    [(None, {"float32"}), ("int8", {"int8", "float16"}), ("fp16", {"float16"})],
+    [(None, {"float32"}), ("int8", {"uint8", "float16"}), ("fp16", {"float16"})],
 )
 def test_weights_are_stored_compactly(binary_model, tmp_path, quantize, dtypes):
     path = export_model(binary_model, tmp_path / "model.dan", quantize=quantize)

@@ -156,6 +156,7 @@ def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(reco
     lines = reporting._sweep_discussion(frame)
     assert "`dice` 0.920 → 0.000" in lines[0]
     assert any("At 1% positives, runs collapsed with: `dice`" in line for line in lines)
+    assert any("`dice` lost more than half their F1 by 1% positives" in line for line in lines)
 
 
 def test_class_weight_note_explains_wbce_where_positives_are_the_majority():
