@@ -21,8 +21,10 @@ import pandas as pd
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
-from dan_dice.experiments import Config, run
+from dan_dice.datasets import DATASETS
+from dan_dice.experiments import Config, load_split, run
 from dan_dice.reporting import atomic_write_text, to_markdown
+from dan_dice.text import Vocabulary
 
 ALTERNATIVES = {"freeze_embeddings": True, "min_count": 1}
 """Parameter -> the value measured against the default."""
@@ -60,6 +62,8 @@ def main() -> int:
             ]
         )
         sections.append(_section(name, runs))
+        if name == "min_count":
+            sections.append(_vocabulary_sizes(args.data_dir, (defaults[name], value)))
     text = (
         "# The estimator's defaults, measured\n\n"
         f"Made by `{command.strip()}`: the default experiment grid (learning rate and "
@@ -80,6 +84,19 @@ def _runs(config: Config, out: Path, args: argparse.Namespace, command: str) -> 
     cells = pd.Series(list(zip(frame["dataset"], frame["loss"], strict=True)))
     keep = cells.isin(config.cells).to_numpy() & frame["seed"].isin(config.seeds).to_numpy()
     return frame[keep]
+
+
+def _vocabulary_sizes(data_dir: str | None, min_counts: tuple[int, int]) -> str:
+    """How many words each ``min_count`` keeps from each training split (the model's size)."""
+    parts = []
+    for dataset in DATASETS:
+        texts = load_split(dataset, data_dir, Config()).X_train
+        sizes = [len(Vocabulary.build(texts, min_count=n)) for n in min_counts]
+        parts.append(
+            f"{dataset} {sizes[0]:,} words at `min_count={min_counts[0]}` against "
+            f"{sizes[1]:,} at `min_count={min_counts[1]}`"
+        )
+    return f"Vocabulary of the training split: {'; '.join(parts)}.\n"
 
 
 def _section(name: str, runs: pd.DataFrame) -> str:
