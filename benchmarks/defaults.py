@@ -23,7 +23,8 @@ from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
 from dan_dice.datasets import DATASETS
 from dan_dice.experiments import Config, load_split, run
-from dan_dice.reporting import atomic_write_text, to_markdown
+from dan_dice.files import atomic_write_text
+from dan_dice.reporting import to_markdown
 from dan_dice.text import Vocabulary
 
 ALTERNATIVES = {"freeze_embeddings": True, "min_count": 1}

@@ -32,8 +32,9 @@ from dan_dice import DANClassifier, __version__
 from dan_dice.datasets import load_dataset, train_val_test_split
 from dan_dice.edge import EdgeClassifier
 from dan_dice.export import export_model
-from dan_dice.files import write_atomic
+from dan_dice.files import atomic_write_text
 from dan_dice.metrics import scores
+from dan_dice.peers import cpu_name
 from dan_dice.persistence import load_model, save_model
 
 BATCH = 1024
@@ -187,7 +188,7 @@ def render(rows: list[dict], profile: dict, repeats: int, command: str, started:
             all(g <= TARGETS["f1_gap"] for g in gaps.values()),
         ),
     ]
-    cpu = _cpu_name()
+    cpu = cpu_name()
     return "\n".join(
         [
             "# Edge runtime benchmark",
@@ -250,16 +251,6 @@ def _each(rows: list[dict], key: str, form: str, at_least: bool = False) -> tupl
     return values, all(met)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(
-                line.split(":", 1)[1].strip() for line in f if line.startswith("model name")
-            )
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", help="folder of the datasets (default: $DAN_DICE_DATA)")
@@ -278,8 +269,7 @@ def main(argv: list[str] | None = None) -> None:
             rows += found
     command = " ".join(["python", *sys.argv])
     report = render(rows, profile, args.repeats, command, started)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(args.out, report.encode(), overwrite=True)
+    atomic_write_text(args.out, report)
     print(report)
 
 

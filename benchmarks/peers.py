@@ -25,6 +25,7 @@ from dan_dice.cli import run_guarded
 from dan_dice.datasets import DATASETS
 from dan_dice.duplicates import leakage, load_grouped_split
 from dan_dice.experiments import Config, load_split
+from dan_dice.files import atomic_write_text
 from dan_dice.metrics import scores
 from dan_dice.peers import (
     FastTextClassifier,
@@ -34,7 +35,7 @@ from dan_dice.peers import (
     peer_methods,
     peer_table,
 )
-from dan_dice.reporting import atomic_write_text, to_markdown
+from dan_dice.reporting import to_markdown
 
 
 def main() -> int:
@@ -60,8 +61,9 @@ def main() -> int:
         for split_name, load in splits.items():
             for dataset in args.datasets:
                 split = load(dataset)
-                parts = (split.X_train, split.y_train, split.X_test, split.y_test)
-                leaks.append({"split": split_name, "dataset": dataset, **leakage(*parts)})
+                if args.dedup:  # the leakage table compares the two splits
+                    parts = (split.X_train, split.y_train, split.X_test, split.y_test)
+                    leaks.append({"split": split_name, "dataset": dataset, **leakage(*parts)})
                 for method in methods:
                     for seed in range(args.seeds if method.seeded else 1):
                         record, model = evaluate(method, split, seed)
@@ -72,9 +74,8 @@ def main() -> int:
                             quantized.append(_quantize(dataset, model, split, record))
     command = "python benchmarks/peers.py " + " ".join(sys.argv[1:])
     minutes = (time.perf_counter() - started) / 60
-    text = _render(
-        f"`{command.strip()}` on {about}; {minutes:.0f} min", records, quantized, leaks, args
-    )
+    made = f"`{command.strip()}` on {about}; {minutes:.0f} min"
+    text = _render(made, config, methods, records, quantized, leaks, args)
     atomic_write_text(Path(args.report), text)
     print(text)
     return 0
@@ -104,10 +105,10 @@ def _quantize(dataset: str, model: FastTextClassifier, split, record: dict) -> d
     }
 
 
-def _render(made: str, records: dict, quantized: list, leaks: list, args) -> str:
-    config = Config()
-    methods = {m.name: m for m in peer_methods(config)}
-    grids = "\n".join(f"- {name}: `{_grid(m.grid)}`" for name, m in methods.items())
+def _render(
+    made: str, config: Config, methods: list, records: dict, quantized: list, leaks: list, args
+) -> str:
+    grids = "\n".join(f"- {m.name}: `{_grid(m.grid)}`" for m in methods)
     lines = [
         "# The DAN and its peers",
         "",

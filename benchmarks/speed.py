@@ -37,10 +37,11 @@ from dan_dice.cli import run_guarded
 from dan_dice.embeddings import embedding_matrix, load_word_vectors
 from dan_dice.estimator import DANClassifier
 from dan_dice.experiments import JOURNAL, Config, load_split
+from dan_dice.files import atomic_write_text
 from dan_dice.losses import get_loss
 from dan_dice.model import DAN
 from dan_dice.peers import FastTextClassifier, environment
-from dan_dice.reporting import atomic_write_text, to_markdown
+from dan_dice.reporting import to_markdown
 from dan_dice.text import Vocabulary, tokenize
 from dan_dice.training import PackedTexts, evaluate, train
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from itertools import islice
@@ -131,13 +132,17 @@ def _check_writable(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{path} already exists; pass --overwrite to replace it")
 
 
-def _threshold(value: str) -> float | str:
-    if value == "tune":
-        return value
+def threshold_arg(text: str) -> float | str:
+    """``--threshold``: ``"tune"`` or a number in (0, 1), refused at parsing otherwise."""
+    if text == "tune":
+        return text
     try:
-        return float(value)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'tune', got {value!r}") from None
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be 'tune' or a number in (0, 1), got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     train.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_arg,
         metavar="{P,tune}",
         help="decision threshold on P(positive) (default: 0.5), or 'tune' for the best "
         "validation F1",

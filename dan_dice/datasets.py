@@ -154,6 +154,15 @@ def load_dataset(name: str, data_home: str | os.PathLike | None = None, **kwargs
     return loaders[name](data_home, **kwargs)
 
 
+def check_split_sizes(val_size: float, test_size: float) -> None:
+    """Refuse validation and test fractions that leave no training part."""
+    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
+        raise ValueError(
+            "val_size and test_size must be positive fractions that sum to less than 1, "
+            f"got val_size={val_size} and test_size={test_size}"
+        )
+
+
 def train_val_test_split(
     X: Sequence,
     y: Sequence,
@@ -166,11 +175,7 @@ def train_val_test_split(
 
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
     """
-    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
-        raise ValueError(
-            "val_size and test_size must be positive fractions that sum to less than 1, "
-            f"got val_size={val_size} and test_size={test_size}"
-        )
+    check_split_sizes(val_size, test_size)
     X_rest, X_test, y_rest, y_test = train_test_split(
         X, y, test_size=test_size, stratify=y, random_state=random_state
     )

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import _safe_indexing
 
-from .datasets import load_dataset
+from .datasets import check_split_sizes, load_dataset
 from .experiments import Config, Split, load_split
-from .reporting import atomic_write_text, to_markdown
+from .files import atomic_write_text
+from .reporting import to_markdown
 from .text import tokenize
 
 
@@ -135,11 +136,7 @@ def grouped_train_val_test_split(
 
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
     """
-    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
-        raise ValueError(
-            "val_size and test_size must be positive fractions that sum to less than 1, "
-            f"got val_size={val_size} and test_size={test_size}"
-        )
+    check_split_sizes(val_size, test_size)
     y = np.asarray(y)
     if not len(y) == len(X) == len(groups):
         raise ValueError(f"X, y and groups differ in length: {len(X)}, {len(y)}, {len(groups)}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import platform
@@ -25,13 +24,18 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
+from .cli import threshold_arg
 from .datasets import DATASETS, load_dataset, train_val_test_split
 from .files import atomic_write_text
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
+
+if TYPE_CHECKING:
+    from .estimator import DANClassifier
 
 JOURNAL = "runs.jsonl"
 INVOCATIONS = "invocations.json"
@@ -60,6 +64,20 @@ class Config:
     quick: bool = False
     split_seed: int = 0
     model_params: dict = field(default_factory=dict)
+
+    def estimator(self, loss: str, seed: int, **params: Any) -> DANClassifier:
+        """The estimator this grid trains for one loss and seed (``params``: e.g. ``lr``)."""
+        from .estimator import DANClassifier
+
+        return DANClassifier(
+            loss=loss,
+            max_epochs=self.epochs,
+            device=self.device,
+            threshold=self.threshold,
+            random_state=seed,
+            **self.model_params,
+            **params,
+        )
 
     def fingerprint(self) -> dict:
         """The settings that change results (not which datasets, losses or seeds are run)."""
@@ -117,21 +135,13 @@ def _subsample_positives(X: list[str], y: np.ndarray, rate: float, rng) -> tuple
 def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
     """Tune the learning rate (and, as configured, the threshold) on validation for one
     (loss, seed), then score the test set."""
-    from .estimator import DANClassifier
-
     n_classes = len(split.target_names)
     tried = []
     for lr in config.lrs:
         start = time.perf_counter()
-        clf = DANClassifier(
-            loss=loss,
-            lr=lr,
-            max_epochs=config.epochs,
-            device=config.device,
-            threshold=config.threshold,
-            random_state=seed,
-            **config.model_params,
-        ).fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
+        clf = config.estimator(loss, seed, lr=lr).fit(
+            split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
+        )
         seconds = time.perf_counter() - start
         tried.append((clf.best_validation_score_, -lr, seconds, clf))
     val_f1, neg_lr, seconds, clf = max(tried, key=lambda t: t[:2])
@@ -290,7 +300,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add(
         "--threshold",
         default="tune",
-        type=_threshold,
+        type=threshold_arg,
         help="decision threshold of the binary tasks, or 'tune' to tune it on validation "
         "with the learning rate (default)",
     )
@@ -304,18 +314,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
     add("--fresh", action="store_true", help="discard the finished runs journaled in --out")
     return parser.parse_args(argv)
-
-
-def _threshold(text: str) -> float | str:
-    if text == "tune":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be 'tune' or a number in (0, 1), got {text!r}")
-    return value
 
 
 def plan_cells(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:

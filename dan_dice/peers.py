@@ -178,16 +178,7 @@ def dan_method(loss: str, config: Config) -> Method:
     threshold (tuned on validation by default)."""
 
     def build(seed: int) -> BaseEstimator:
-        from .estimator import DANClassifier
-
-        return DANClassifier(
-            loss=loss,
-            max_epochs=config.epochs,
-            device=config.device,
-            threshold=config.threshold,
-            random_state=seed,
-            **config.model_params,
-        )
+        return config.estimator(loss, seed)
 
     return Method(f"DAN ({loss})", build, {"lr": list(config.lrs)}, True, True)
 
@@ -312,19 +303,23 @@ def _mean_std(values: pd.Series) -> str:
 
 def environment() -> str:
     """The machine, its current load and the library versions, in one line for a report."""
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
     packages = ["numpy", "scikit-learn", "torch", "fasttext-numpy2"]
     versions = ", ".join(f"{name} {_version(name)}" for name in packages)
     return (
-        f"{platform.platform()}, {cpu}, {os.cpu_count()} CPUs, load average "
+        f"{platform.platform()}, {cpu_name()}, {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, dan_dice {__version__}, "
         f"{versions}"
     )
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
 
 
 def _version(package: str) -> str:

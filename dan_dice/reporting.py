@@ -60,16 +60,21 @@ def _cell(dataset: str, loss: str, group: pd.DataFrame) -> dict[str, str | int]:
     }
 
 
+def _n_collapsed(majority_share: pd.Series) -> int:
+    """How many runs predicted (nearly) one class only."""
+    return int((majority_share >= COLLAPSE_SHARE).sum())
+
+
 def _collapsed(group: pd.DataFrame) -> str:
-    """How many runs predicted (nearly) one class only, flagged when any did."""
-    collapsed = int((group["majority_share"] >= COLLAPSE_SHARE).sum())
+    """The collapsed-run count, flagged when any run collapsed."""
+    collapsed = _n_collapsed(group["majority_share"])
     return f"⚠ {collapsed}" if collapsed else "0"
 
 
 def _flagged_f1(group: pd.DataFrame) -> str:
     """Mean ± std F1, followed by the collapse flag when any run collapsed."""
-    flag = _collapsed(group)
-    return _mean_std(group["f1"]) + ("" if flag == "0" else f" {flag}")
+    collapsed = _n_collapsed(group["majority_share"])
+    return _mean_std(group["f1"]) + (f" ⚠ {collapsed}" if collapsed else "")
 
 
 def summary_table(frame: pd.DataFrame, baselines: dict[str, dict]) -> pd.DataFrame:
@@ -227,7 +232,7 @@ def write_reports(
     figures = plot_learning_curves(records, out / "figures")
     if frame["dataset"].str.contains("@").any():
         tables["sweep"] = to_markdown(sweep_table(frame))
-        figures.append(plot_sweep(frame, out / "figures"))
+        plot_sweep(frame, out / "figures")
     atomic_write_text(out / "results.csv", frame.to_csv(index=False))
     atomic_write_text(out / "summary.md", _summary_page(tables))
     report = render_report(
@@ -439,7 +444,7 @@ def render_report(
             f"{'majority-class predictor' if c['study_collapsed'] else 'learned'} |"
         )
     lines += ["", "## Learning curves", ""]
-    lines += [f"![{p.stem}]({p.as_posix()})" for p in figures if p.stem != "sweep_f1"]
+    lines += [f"![{p.stem}]({p.as_posix()})" for p in figures]
     lines += [
         "",
         "## Discussion of the study's table",
@@ -469,19 +474,12 @@ def _discussion(frame: pd.DataFrame, comparison: list[dict], tuned: bool) -> lis
         + "."
     )
     for c in missed:
-        group = frame[(frame["dataset"] == c["dataset"]) & (frame["loss"] == c["loss"])]
         why = ""
         if c["study_collapsed"]:
             why = (
                 " The study's figure here is that of a majority-class predictor (it equals the "
                 "score of predicting the positive class for every text), which a model that "
                 "learns trades away: it wins macro-F1 and loses a little positive-class F1."
-            )
-        elif c["loss"] == "wbce" and group["positive_rate"].mean() > 0.5:
-            why = (
-                f" The positive class is the majority here ({group['positive_rate'].mean():.0%} "
-                "of the training texts), so balanced class weights favour the negatives and "
-                "cost positive-class F1."
             )
         out.append(
             f"- **Not reached: {c['dataset']}/{c['loss']}**: accuracy {c['accuracy']:.4f} "
@@ -575,9 +573,7 @@ def _losses_discussion(frame: pd.DataFrame) -> list[str]:
     out = []
     for dataset, group in binary.groupby("dataset", sort=False):
         means = group.groupby("loss")[["f1", "macro_f1"]].mean()
-        collapsed = group.groupby("loss")["majority_share"].apply(
-            lambda s: int((s >= COLLAPSE_SHARE).sum())
-        )
+        collapsed = group.groupby("loss")["majority_share"].apply(_n_collapsed)
         best_f1, best_macro = means["f1"].idxmax(), means["macro_f1"].idxmax()
         out.append(
             f"- **{dataset}**: best mean F1 {means.loc[best_f1, 'f1']:.4f} with `{best_f1}`, "
@@ -603,7 +599,7 @@ def _losses_discussion(frame: pd.DataFrame) -> list[str]:
             "- **Li et al.'s self-adjusting DSC as published** (`dsc_published`) leaves "
             "confident false positives unpenalised (for a negative its loss (1−p)^α·p/(…+γ) is 0 "
             "at p = 1 as at p = 0); here it collapsed in "
-            f"{int((published['majority_share'] >= COLLAPSE_SHARE).sum())} of {len(published)} "
+            f"{_n_collapsed(published['majority_share'])} of {len(published)} "
             "runs. `dsc` moves the factor outside the ratio, (1−p_t)^α·(1 − DSC_t), which is "
             "monotone in the probability of the true class."
         )
@@ -633,7 +629,7 @@ def _sweep_discussion(frame: pd.DataFrame) -> list[str]:
     measured = data.groupby("rate")["positive_rate"].mean().sort_index(ascending=False)
     f1 = data.groupby(["loss", "rate"])["f1"].mean().unstack()
     share = data.groupby(["loss", "rate"])["majority_share"]
-    collapsed = share.apply(lambda s: int((s >= COLLAPSE_SHARE).sum())).unstack()
+    collapsed = share.apply(_n_collapsed).unstack()
     changes = ", ".join(
         f"`{loss}` {row[rates[0]]:.3f} → {row[rates[-1]]:.3f}"
         for loss, row in f1.sort_values(rates[-1], ascending=False).iterrows()
