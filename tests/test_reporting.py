@@ -1,4 +1,4 @@
-"""Report tables, study comparison, figures and atomic writes, on synthetic run records."""
+"""Report tables, study comparison, figures, discussion and atomic writes, on synthetic runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dan_dice.reporting import (
     summary_table,
     write_reports,
 )
+from dan_dice.reporting.discussion import _class_weight_note, sweep_discussion
 
 BASELINES = {
     "sms": {"accuracy": 0.8655, "f1": 0.0, "macro_f1": 0.4639},
@@ -153,7 +154,7 @@ def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(reco
     dice = table[table.loss == "dice"].iloc[0]
     assert dice["F1 at 13% positives"] == "0.9200 ± 0.0141"
     assert dice["F1 at 1% positives"] == "0.0000 ± 0.0000 ⚠ 2"
-    lines = reporting._sweep_discussion(frame)
+    lines = sweep_discussion(frame)
     assert "`dice` 0.920 → 0.000" in lines[0]
     assert any("At 1% positives, runs collapsed with: `dice`" in line for line in lines)
     assert any("`dice` lost more than half their F1 by 1% positives" in line for line in lines)
@@ -165,13 +166,10 @@ def test_class_weight_note_explains_wbce_where_positives_are_the_majority():
         for seed in (0, 1)
     ]
     frame = results_frame(runs)
-    tuned = reporting._class_weight_note(frame, tuned=True)
+    tuned = _class_weight_note(frame, tuned=True)
     assert len(tuned) == 1
     assert "2.50 for a negative, 0.62 for a positive" in tuned[0]
     assert "the tuned threshold is 0.40 on average" in tuned[0]
     assert "F1 0.9150 and accuracy 0.8600 instead of 0.9250 and 0.8700" in tuned[0]
-    assert "`--threshold tune`" in reporting._class_weight_note(frame, tuned=False)[0]
-    assert (
-        reporting._class_weight_note(results_frame([_record("sms", "wbce", 0, 0.9, 0.9)]), True)
-        == []
-    )
+    assert "`--threshold tune`" in _class_weight_note(frame, tuned=False)[0]
+    assert _class_weight_note(results_frame([_record("sms", "wbce", 0, 0.9, 0.9)]), True) == []
