@@ -35,7 +35,7 @@ from dan_dice.export import export_model
 from dan_dice.files import atomic_write_text
 from dan_dice.metrics import scores
 from dan_dice.peers import cpu_name
-from dan_dice.persistence import load_model, save_model
+from dan_dice.persistence import save_model
 
 BATCH = 1024
 TARGETS = {"size_mb": 2.0, "p50_us": 50.0, "texts_per_s": 220_000, "rss_mb": 80.0, "f1_gap": 0.005}
@@ -46,8 +46,8 @@ if sys.argv[1] == "edge":
     from dan_dice.edge import EdgeClassifier
     model = EdgeClassifier.load(sys.argv[2])
 else:
-    from dan_dice.persistence import load_model
-    model = load_model(sys.argv[2])
+    from dan_dice import DANClassifier
+    model = DANClassifier.load(sys.argv[2])
 with open(sys.argv[3], encoding="utf-8") as lines:  # streamed, as a service would
     while texts := [json.loads(line) for line in itertools.islice(lines, 1024)]:
         model.predict_proba(texts)
@@ -122,7 +122,7 @@ def benchmark(name: str, data_dir: str | None, folder: Path, n_messages: int, re
         {
             "runtime": "torch eager",
             "size_mb": model_path.stat().st_size / 1e6,
-            **measure(lambda: load_model(model_path), split, messages, repeats),
+            **measure(lambda: DANClassifier.load(model_path), split, messages, repeats),
             "rss_mb": peak_rss_mb("torch", model_path, texts_file),
         }
     ]

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from itertools import islice
 from pathlib import Path
+
+from .arguments import threshold_arg
+from .pooling import POOLINGS
 
 USAGE_ERRORS = (ValueError, LookupError, OSError)
 """Errors caused by the user's input or files; anything else is a bug and keeps its traceback."""
@@ -38,24 +40,32 @@ def _experiments(args: argparse.Namespace) -> int | None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    import warnings
+
     import numpy as np
 
     from .datasets import load_dataset, train_val_test_split
     from .estimator import DANClassifier
     from .metrics import scores
-    from .persistence import save_model
+    from .training import CollapseWarning
 
-    _check_writable(args.out, args.overwrite)
+    _check_writable(args.out, args.overwrite, inputs=[args.csv])
+    groups = None
     if args.csv is not None:
         X, y = _read_csv(args.csv, args.text_column, args.label_column)
     else:
-        X, y = load_dataset(args.dataset, args.data_dir, return_X_y=True)
-    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, random_state=0)
+        bunch = load_dataset(args.dataset, args.data_dir)
+        X, y, groups = bunch.data, bunch.target, bunch.get("groups")
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
+        X, y, random_state=0, groups=groups
+    )
     chosen = {
         "loss": args.loss,
         "lr": args.lr,
         "max_epochs": args.epochs,
         "threshold": args.threshold,
+        "pooling": args.pooling,
+        "class_weight": args.class_weight,
     }
     clf = DANClassifier(
         **{name: value for name, value in chosen.items() if value is not None},
@@ -63,26 +73,38 @@ def _train(args: argparse.Namespace) -> None:
         random_state=args.seed,
         verbose=args.verbose,
     )
-    clf.fit(X_train, y_train, validation_data=(X_val, y_val))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CollapseWarning)
+        clf.fit(X_train, y_train, validation_data=(X_val, y_val))
     codes = (
         np.searchsorted(clf.classes_, y_test),
         np.searchsorted(clf.classes_, clf.predict(X_test)),
     )
-    result = scores(*codes, n_classes=len(clf.classes_))
+    n_classes = len(clf.classes_)
+    result = scores(*codes, n_classes=n_classes)
+    f1 = f"F1 {result['f1']:.4f}" if n_classes == 2 else f"macro-F1 {result['macro_f1']:.4f}"
+    threshold = f", threshold {clf.threshold_:.3g}" if n_classes == 2 else ""
     print(
-        f"test accuracy {result['accuracy']:.4f}, F1 {result['f1']:.4f} on {len(X_test)} texts "
-        f"(best epoch {clf.best_epoch_}, threshold {clf.threshold_:.3g})"
+        f"test accuracy {result['accuracy']:.4f}, {f1} on {len(X_test)} texts "
+        f"(best epoch {clf.best_epoch_}{threshold})"
     )
-    print(f"saved {save_model(clf, args.out, overwrite=args.overwrite)}")
+    for warning in caught:
+        if issubclass(warning.category, CollapseWarning):
+            print(f"warning: {warning.message}")
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    print(f"saved {clf.save(args.out, overwrite=args.overwrite)}")
 
 
 def _export(args: argparse.Namespace) -> None:
+    from .estimator import DANClassifier
     from .export import export_model
-    from .persistence import load_model
 
-    _check_writable(args.out, args.overwrite)
+    _check_writable(args.out, args.overwrite, inputs=[args.model])
     path = export_model(
-        load_model(args.model), args.out, quantize=args.quantize, overwrite=args.overwrite
+        DANClassifier.load(args.model), args.out, quantize=args.quantize, overwrite=args.overwrite
     )
     print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
@@ -96,9 +118,10 @@ def _predict(args: argparse.Namespace) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if args.format == "csv":
         writer.writerow(["label", *columns])
-    source = open(args.file, encoding="utf-8") if args.file else sys.stdin  # noqa: SIM115
+    source = open(args.file, "rb") if args.file else sys.stdin  # noqa: SIM115
     with source:
-        while texts := [line.rstrip("\r\n") for line in islice(source, 1024)]:
+        lines = _texts(source, args.file)
+        while texts := list(islice(lines, 1024)):
             proba = clf.predict_proba(texts)
             labels = clf._labels(proba).tolist()
             rows = proba[:, -len(columns) :].astype(float).round(6).tolist()
@@ -110,39 +133,77 @@ def _predict(args: argparse.Namespace) -> None:
                     print(json.dumps(record, ensure_ascii=False))
 
 
+def _texts(source, path: Path | None):
+    """The lines of ``predict``'s input as texts: without their line ends (``\\n``,
+    ``\\r\\n``, ``\\r``) nor a byte-order mark, decoded as :func:`dan_dice.files.read_lines`
+    says (UTF-8; a UTF-16 or UTF-32 mark is followed; invalid bytes read as latin-1 in their
+    line, with a warning naming it). Standard input is read as bytes when it has them."""
+    from .files import read_lines
+
+    name = str(path) if path else "standard input"
+    binary = source if path else getattr(source, "buffer", None)
+    if binary is not None:
+        yield from read_lines(binary, name)
+        return
+    for i, line in enumerate(source):  # a text stream without bytes (tests, embedding)
+        line = line.removesuffix("\n").removesuffix("\r")
+        yield line.removeprefix("\ufeff") if i == 0 else line
+
+
 def _read_csv(path: Path, text_column: str | None, label_column: str | None):
-    """Texts and labels (as str) from the named columns of a CSV file with a header row."""
+    """Texts and labels (as str) from the named columns of a CSV file with a header row.
+
+    Read as the dataset loaders read theirs (:func:`dan_dice.datasets.read_table`): the
+    encoding from a byte-order mark, else UTF-8; a row with more fields than the header (an
+    unquoted comma) or a field over :data:`~dan_dice.datasets.FIELD_LIMIT` characters is an
+    error naming its line, never a text cut short.
+    """
+    from .datasets import read_table
+
     if text_column is None or label_column is None:
         raise ValueError("--csv needs --text-column and --label-column")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path} has no column {missing[0]!r}; found {reader.fieldnames}")
-        rows = [(row[text_column] or "", row[label_column]) for row in reader]
-    unlabelled = [i for i, (_, label) in enumerate(rows, start=2) if not label]
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a directory; expected a CSV file")
+    header, records = read_table(path)
+    missing = [c for c in (text_column, label_column) if c not in header]
+    if missing:
+        raise ValueError(f"{path} has no column {missing[0]!r}; found {header}")
+    i_text, i_label = header.index(text_column), header.index(label_column)
+    unlabelled = [line for line, fields in records if not fields[i_label]]
     if unlabelled:
         raise ValueError(f"{path}: line {unlabelled[0]} has no {label_column!r} value")
-    return [text for text, _ in rows], [label for _, label in rows]
+    if not records:
+        raise ValueError(f"{path} has a header but no data rows")
+    return [fields[i_text] for _, fields in records], [fields[i_label] for _, fields in records]
 
 
-def _check_writable(path: Path, overwrite: bool) -> None:
-    """Fail before any long work if ``path`` would be refused at the end."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass --overwrite to replace it")
+def _check_writable(path: Path, overwrite: bool, inputs: Sequence[Path | None] = ()) -> None:
+    """Fail before any long work if ``path`` would be refused at the end: an existing file
+    without ``overwrite``, a folder, one of the command's ``inputs``, or a folder that is
+    missing or where no file can be created (tried with a temporary file, removed at once)."""
+    import os
+    import tempfile
 
-
-def threshold_arg(text: str) -> float | str:
-    """``--threshold``: ``"tune"`` or a number in (0, 1), refused at parsing otherwise."""
-    if text == "tune":
-        return text
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; name a file in it")
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} already exists; pass --overwrite to replace it")
+        for source in filter(None, inputs):
+            if source.exists() and os.path.samefile(source, path):
+                raise ValueError(f"cannot write {path}: it is the input file; name another one")
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot write {path}: folder {folder} {problem}")
     try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be 'tune' or a number in (0, 1), got {text!r}")
-    return value
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise PermissionError(
+            f"cannot write {path}: no file can be created in folder {folder} ({exc.strerror})"
+        ) from exc
+    os.close(handle)
+    os.unlink(probe)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,13 +227,25 @@ def build_parser() -> argparse.ArgumentParser:
         "accuracy and F1 (of the positive class; macro for more classes), save the model.",
     )
     data = train.add_mutually_exclusive_group(required=True)
-    data.add_argument("--dataset", choices=("sms", "cyberbullying"), help="a study dataset")
+    data.add_argument(
+        "--dataset",
+        choices=("sms", "cyberbullying", "cyberbullying6", "stormfront"),
+        help="a bundled dataset's loader (stormfront is split by post)",
+    )
     data.add_argument("--csv", type=Path, metavar="FILE", help="a CSV file with a header row")
     train.add_argument("--data-dir", help="folder of the datasets (default: $DAN_DICE_DATA)")
     train.add_argument("--text-column", metavar="C", help="column of the texts (with --csv)")
     train.add_argument("--label-column", metavar="L", help="column of the labels (with --csv)")
     train.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file")
-    train.add_argument("--loss", help="loss name (default: the estimator's, dice)")
+    train.add_argument("--loss", help="loss name (default: the estimator's, ce)")
+    train.add_argument(
+        "--pooling", choices=POOLINGS, help="how word vectors are pooled (default: attention+max)"
+    )
+    train.add_argument(
+        "--class-weight",
+        choices=("balanced",),
+        help="weigh the classes of the ce / bce loss inversely to their frequency",
+    )
     train.add_argument("--epochs", type=int, help="most epochs (default: the estimator's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the estimator's)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -181,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=threshold_arg,
         metavar="{P,tune}",
-        help="decision threshold on P(positive) (default: 0.5), or 'tune' for the best "
-        "validation F1",
+        help="decision threshold on P(positive), or 'tune' for the best validation F1 "
+        "(default: tune)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing MODEL")
     train.add_argument("--verbose", action="count", default=0, help="show training progress")

@@ -1,10 +1,17 @@
-"""Loaders for the study's two public datasets, in the style of :mod:`sklearn.datasets`.
+"""Loaders for the study's two public datasets and a third imbalanced binary one (Stormfront
+hate speech), in the style of :mod:`sklearn.datasets`.
 
 The data are third-party and never shipped with the package: the loaders read them from a
 data folder (see :func:`get_data_home`) and explain where to get them when they are missing.
-Files are decoded as UTF-8 (a byte-order mark is allowed); a file that is not valid UTF-8 is
-decoded as latin-1 instead, with a warning, since that is how Kaggle's ``spam.csv`` and files
-re-saved by old spreadsheet tools are encoded.
+
+Files are decoded by :func:`dan_dice.files.decode_text`: a byte-order mark names the encoding
+(UTF-8, UTF-16, UTF-32) and is removed; otherwise the text is UTF-8, a file with no valid
+non-ASCII UTF-8 at all is read as latin-1 with a warning (how Kaggle's ``spam.csv`` and files
+re-saved by old spreadsheet tools are encoded), and the stray invalid bytes of a UTF-8 file are
+read as latin-1 in their own lines only, with a warning naming them. Nothing is dropped
+silently: a CSV record with more fields than its header is an error naming its line (its text
+most likely holds an unquoted comma), unless those fields are empty; a field longer than
+:data:`FIELD_LIMIT` characters is an error naming its line.
 """
 
 import csv
@@ -13,7 +20,6 @@ import os
 import shutil
 import tempfile
 import urllib.request
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -21,11 +27,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.utils import Bunch
+
+from .files import decode_text
 
 DATA_ENV = "DAN_DICE_DATA"
 DATASETS: tuple[str, ...] = ("sms", "cyberbullying")
+"""The study's two binary datasets (the experiment grid's default)."""
+BINARY_DATASETS: tuple[str, ...] = (*DATASETS, "stormfront")
+"""Every binary dataset with a loader: the study's and Stormfront."""
 
 SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
 SMS_FILES = (
@@ -47,8 +58,17 @@ CYBERBULLYING_TYPES = (
     "religion",
 )
 
+STORMFRONT_DIR = "stormfront"
+STORMFRONT_REPO = "https://github.com/Vicomtech/hate-speech-dataset"
+STORMFRONT_LABELS = ("noHate", "hate", "relation", "idk/skip")
+
 # (line number, label, text) of one example, as read from a file.
 Row = tuple[int, str, str]
+
+FIELD_LIMIT = 131_072
+"""Most characters of one CSV field (the ``csv`` module's default, set explicitly for every
+file read): a longer field most often comes from an unbalanced quote swallowing the lines
+after it, so it is an error naming its line, in the loaders and ``dan-dice train --csv``."""
 
 
 class DatasetError(ValueError):
@@ -142,12 +162,61 @@ def load_cyberbullying(
     return _result(rows, codes, list(CYBERBULLYING_TYPES), descr, path, return_X_y)
 
 
+def load_stormfront(
+    data_home: str | os.PathLike | None = None,
+    *,
+    keep_unsure: bool = False,
+    return_X_y: bool = False,
+) -> Bunch | tuple[list[str], np.ndarray]:
+    """Load the Stormfront hate-speech sentences (de Gibert et al., 2018; target 1 = ``hate``).
+
+    Reads ``stormfront/annotations_metadata.csv`` and one ``stormfront/all_files/<file_id>.txt``
+    sentence per row. ``relation`` (hateful only with the sentences around it) and ``idk/skip``
+    are no label of the sentence itself, so they are left out unless ``keep_unsure``, which
+    counts them as not hate. The Bunch's ``groups`` holds each sentence's post (the number
+    before the underscore of ``file_id``): pass it to :func:`train_val_test_split` so that the
+    sentences of one post stay on one side of a split.
+    """
+    home = get_data_home(data_home)
+    folder = home / STORMFRONT_DIR
+    path = folder / "annotations_metadata.csv"
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"Stormfront hate speech not found in {home} (looked for "
+            f"{STORMFRONT_DIR}/annotations_metadata.csv). Download annotations_metadata.csv and "
+            f"all_files/ from {STORMFRONT_REPO} into {folder}, or point the {DATA_ENV} "
+            "environment variable or the data_home argument at the folder holding stormfront/."
+        )
+    rows, posts = [], []
+    for line, label, file_id in _read_csv(path, _read_text(path), text="file_id", label="label"):
+        if label not in STORMFRONT_LABELS[:2] and not keep_unsure and label in STORMFRONT_LABELS:
+            continue
+        sentence = folder / "all_files" / f"{file_id}.txt"
+        if not sentence.is_file():
+            raise DatasetError(f"{path}: line {line} names {file_id!r}, but {sentence} is missing")
+        rows.append((line, label, _read_text(sentence).strip()))
+        posts.append(file_id.partition("_")[0])
+    _check(path, rows, STORMFRONT_LABELS)
+    target = np.array([label == "hate" for _, label, _ in rows], dtype=np.int64)
+    descr = (
+        "Hate Speech Dataset from a White Supremacy Forum (de Gibert, Perez, García-Pablos & "
+        f"Cuadros, ALW2 2018; {STORMFRONT_REPO}, CC BY-SA 3.0 ES): {len(rows):,} forum "
+        f"sentences from {len(set(posts)):,} posts, {target.sum():,} of them hate (target 1)."
+    )
+    result = _result(rows, target, ["noHate", "hate"], descr, path, return_X_y)
+    if not return_X_y:
+        result.groups = np.array(posts)
+    return result
+
+
 def load_dataset(name: str, data_home: str | os.PathLike | None = None, **kwargs) -> Bunch:
-    """Load a dataset by its short name: ``sms``, ``cyberbullying`` or ``cyberbullying6``."""
+    """Load a dataset by its short name: ``sms``, ``cyberbullying``, ``cyberbullying6`` or
+    ``stormfront``."""
     loaders = {
         "sms": load_sms_spam,
         "cyberbullying": load_cyberbullying,
         "cyberbullying6": partial(load_cyberbullying, binary=False),
+        "stormfront": load_stormfront,
     }
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(loaders)}")
@@ -170,12 +239,20 @@ def train_val_test_split(
     val_size: float = 0.2,
     test_size: float = 0.2,
     random_state: int | None = 0,
+    groups: Sequence | None = None,
 ) -> tuple:
     """Split into stratified train, validation and test parts (60/20/20 by default).
+
+    With ``groups`` (e.g. the post of each sentence) every group lands in one part, through
+    :class:`~sklearn.model_selection.StratifiedGroupKFold`: the test part is one of
+    ``round(1 / test_size)`` folds and the validation part one of the folds of the rest, so
+    the sizes are those fractions as nearly as whole groups allow.
 
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
     """
     check_split_sizes(val_size, test_size)
+    if groups is not None:
+        return _group_split(X, y, groups, val_size, test_size, random_state)
     X_rest, X_test, y_rest, y_test = train_test_split(
         X, y, test_size=test_size, stratify=y, random_state=random_state
     )
@@ -187,6 +264,25 @@ def train_val_test_split(
         random_state=random_state,
     )
     return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def _group_split(
+    X: Sequence, y: Sequence, groups: Sequence, val_size: float, test_size: float, seed
+) -> tuple:
+    """:func:`train_val_test_split` keeping each group in one part."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    if len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries for {len(y)} examples")
+
+    def one_fold(index: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+        folds = StratifiedGroupKFold(max(2, round(1 / size)), shuffle=True, random_state=seed)
+        rest, held_out = next(folds.split(index, y[index], groups[index]))
+        return index[rest], index[held_out]
+
+    rest, test = one_fold(np.arange(len(y)), test_size)
+    train, val = one_fold(rest, val_size / (1 - test_size))
+    parts = [[X[i] for i in part] for part in (train, val, test)]
+    return (*parts, y[train], y[val], y[test])
 
 
 def _find(home: Path, names: Sequence[str]) -> Path | None:
@@ -215,7 +311,8 @@ def _download(url: str, path: Path) -> Path:
 def _read_text(path: Path, member: str | None = None, *, warn: bool = True) -> str:
     """Return the decoded text of `path`, or of the file named `member` when `path` is a zip.
 
-    Text that is not UTF-8 is read as latin-1 (which cannot fail), with a warning if `warn`.
+    Decoded by :func:`dan_dice.files.decode_text`; ``warn=False`` is for files whose own
+    encoding is latin-1 unless they are UTF-8 (Kaggle's ``spam.csv``): read whole as latin-1.
     """
     if path.is_dir():
         raise DatasetError(f"{path} is a directory; expected a data file")
@@ -231,27 +328,64 @@ def _read_text(path: Path, member: str | None = None, *, warn: bool = True) -> s
     else:
         raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if warn:
-            warnings.warn(f"{path} is not valid UTF-8 ({exc}); read it as latin-1", stacklevel=3)
-        text = raw.decode("latin-1")
+        text = decode_text(raw, path, legacy=not warn)
+    except ValueError as exc:
+        raise DatasetError(str(exc)) from exc
     if not text.strip():
         raise DatasetError(f"{path} is empty")
     return text
 
 
 def _records(path: Path, text: str, **fmtparams) -> Iterator[tuple[int, list[str]]]:
-    """Yield the non-blank records of a delimited `text` with the line each starts on."""
+    """Yield the non-blank records of a delimited `text` with the line each starts on.
+
+    The whole text is parsed first, with fields of up to :data:`FIELD_LIMIT` characters (the
+    limit is process-wide in ``csv``, so it is set for the parse and restored after it).
+    """
     reader = csv.reader(io.StringIO(text, newline=""), **fmtparams)
-    line = 1
+    records, line = [], 1
+    previous = csv.field_size_limit(FIELD_LIMIT)
     try:
         for record in reader:
             if record:
-                yield line, record
+                records.append((line, record))
             line = reader.line_num + 1
     except csv.Error as exc:
         raise DatasetError(f"{path}: malformed CSV from line {line}: {exc}") from exc
+    finally:
+        csv.field_size_limit(previous)
+    return iter(records)
+
+
+def read_table(
+    path: Path, content: str | None = None, *, spill: bool = False
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the records of a comma-separated file (``content``: its decoded text,
+    read from ``path`` when None), each record with the line it starts on and padded with
+    empty fields to the header's width.
+
+    A record with more fields than the header is an error naming its line (its text most
+    likely holds an unquoted comma, and the fields after it would be lost), unless those
+    fields are empty (a trailing comma) or ``spill`` (the caller joins them back).
+    """
+    records = _records(path, _read_text(path) if content is None else content)
+    first = next(records, None)
+    if first is None:
+        raise DatasetError(f"{path} is empty")
+    header = first[1]
+    width = len(header)
+    rows, long = [], []
+    for line, record in records:
+        if len(record) > width and not spill and any(record[width:]):
+            long.append(line)
+        rows.append((line, record + [""] * (width - len(record))))
+    if long:
+        raise DatasetError(
+            f"{path}: {len(long)} row(s) with more fields than the header's {width}, on "
+            f"line(s) {_some(long)}; a text that holds a comma must be quoted "
+            '("like, this")'
+        )
+    return header, rows
 
 
 def _read_sms(path: Path, text: str) -> list[Row]:
@@ -272,8 +406,7 @@ def _read_csv(path: Path, content: str, *, text: str, label: str, spill: bool = 
 
     With `spill`, non-empty fields after the text column are joined back onto it with commas.
     """
-    records = _records(path, content)
-    _, header = next(records)
+    header, records = read_table(path, content, spill=spill)
     missing = [column for column in (text, label) if column not in header]
     if missing:
         raise DatasetError(
@@ -282,8 +415,7 @@ def _read_csv(path: Path, content: str, *, text: str, label: str, spill: bool = 
         )
     i_text, i_label = header.index(text), header.index(label)
     rows = []
-    for line, record in records:
-        fields = record + [""] * (len(header) - len(record))  # short records: missing fields
+    for line, fields in records:  # short records are padded: their missing fields are empty
         message = ",".join(filter(None, fields[i_text:])) if spill else fields[i_text]
         rows.append((line, fields[i_label], message))
     if not rows:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,57 +20,87 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
+from .files import one_line
 from .losses import get_loss
 from .metrics import best_threshold
 from .model import DAN
+from .persistence import read_model, save_model
+from .pooling import POOLINGS
 from .text import Vocabulary, check_texts
-from .training import PackedTexts, predict_logits, resolve_device, torch_threads, train
+from .training import (
+    CollapseWarning,
+    PackedTexts,
+    predict_logits,
+    resolve_device,
+    torch_threads,
+    train,
+)
 
 
 class DANClassifier(ClassifierMixin, BaseEstimator):
     """A GloVe-averaging text classifier trained with an imbalance-aware loss.
 
-    Takes raw texts (any sequence of ``str``) and labels of any type. The network averages
-    pretrained word vectors, passes the mean through ``len(hidden_sizes)`` ReLU layers and
-    outputs one logit (two classes) or one per class. Texts that are empty or contain no known
-    word are predicted from the unknown-word vector; they are never rejected.
+    Takes raw texts (any sequence of ``str``) and labels of any type. The network pools
+    pretrained word vectors (``pooling``), passes the pooled vector through
+    ``len(hidden_sizes)`` ReLU layers and outputs one logit (two classes) or one per class.
+    Texts that are empty or contain no known word are predicted from the unknown-word vector;
+    they are never rejected.
 
     Parameters
     ----------
-    loss : str or callable, default="dice"
-        A name from :data:`dan_dice.losses.LOSSES` (``"dice"``, ``"wbce"``, ``"mse"``,
-        ``"bce"``, ...) or ``f(logits, target) -> scalar tensor``.
+    loss : str or callable, default="ce"
+        A name from :data:`dan_dice.losses.LOSSES` (``"ce"``, ``"dice"``, ``"wbce"``, ``"mse"``,
+        ...) or ``f(logits, target) -> scalar tensor``. The default, cross-entropy, has a binary
+        form (one logit, binary cross-entropy) and a multi-class one (softmax), so every task
+        trains with the defaults; with the tuned threshold it scored best on validation across
+        the datasets of ``benchmarks/defaults.py``.
     loss_params : dict, default=None
         Keyword parameters of the named loss (e.g. ``{"smooth": 1.0}``).
+    class_weight : None, "balanced" or dict, default=None
+        Weights of the classes in the cross-entropy-type losses (``"ce"``, ``"bce"``), as in
+        scikit-learn: ``"balanced"`` is ``n_samples / (n_classes * count(class))``, a dict maps
+        each label to its weight (missing labels weigh 1).
+    pooling : {"mean", "attention", "max", "mean+max", "attention+max"}, default="attention+max"
+        How the word vectors of a text become one vector (:mod:`dan_dice.pooling`). ``"mean"``
+        is the DAN of the study; ``"attention"`` learns one scoring vector (started at zero, so
+        training starts from the mean) that lets the few words carrying the class outweigh the
+        rest; ``"+max"`` appends their element-wise maximum. ``"attention+max"`` had the best
+        validation score across the datasets of ``benchmarks/defaults.py``.
     hidden_sizes : sequence of int, default=(256, 128, 64)
         Widths of the hidden layers (three, as in the study).
     dropout : float, default=0.2
         Dropout after each hidden layer.
     word_dropout : float, default=0.3
-        Probability of dropping a whole token before averaging, at training time.
+        Probability of dropping a whole token before pooling, at training time.
     embeddings : str or path-like, default="glove-6b-50d"
         ``"glove-6b-50d"`` (bundled) or a GloVe / word2vec / ``.kv`` file.
     freeze_embeddings : bool, default=False
-        Keep the word vectors fixed. By default they are fine-tuned, which measured better
-        on both study datasets (``benchmarks/defaults.py``).
+        Keep the word vectors fixed. By default they are fine-tuned, which scored better on
+        validation in all four tasks of ``benchmarks/defaults.py``.
     min_count : int, default=2
         Training tokens seen fewer times are read as unknown. Words seen once (user names,
         links, typos) rarely recur; reading them as the unknown word trains that vector for
-        rare words. 2 scored better on validation than 1, with a vocabulary 2.1-2.5x smaller
-        on the study's datasets (``benchmarks/defaults.py``).
-    lr, batch_size, max_epochs, patience, weight_decay
-        Adam's learning rate, the mini-batch size, the most epochs, how many epochs without a
-        better validation F1 stop training, and Adam's L2 penalty.
+        rare words. 1 did not score better on validation (2 of 4 tasks,
+        ``benchmarks/defaults.py``) and gives a vocabulary 2.1-2.5x larger.
+    lr, batch_size, weight_decay
+        Adam's learning rate, the mini-batch size and Adam's L2 penalty.
+    max_epochs : int, default=200
+        The most passes over the training data; training normally stops earlier (below).
+    patience, patience_steps : int, default=5 and 500
+        Training stops once the validation score has not improved for ``patience`` epochs and
+        ``patience_steps`` optimiser steps. Counting steps keeps small data sets, which make
+        only a few steps an epoch, training until they have learned.
     validation_fraction : float, default=0.2
         Share of the training data held out (stratified) to pick the best epoch, unless
         ``validation_data`` is given to :meth:`fit`.
-    threshold : float or "tune", default=0.5
+    threshold : float or "tune", default="tune"
         Decision threshold on P(positive) for two classes; the best epoch is the one with the
         best validation F1 at this threshold. ``"tune"`` finds, at every epoch, the threshold
         with the best validation F1, and keeps the epoch (then the threshold) that scores
-        best. Class-weighted losses move the F1-optimal threshold away from 0.5 (``wbce`` on
-        data whose positives are the majority puts it near 0.15): tuning it lets them be
-        judged at their own best operating point.
+        best: the positive-class F1 is what this toolkit is judged by. Class-weighted losses
+        move the F1-optimal threshold away from 0.5 (``wbce`` on data whose positives are the
+        majority puts it near 0.15): tuning it lets them be judged at their own best
+        operating point.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train. The fitted network is kept on the CPU, so fitted models pickle and
         predict anywhere.
@@ -93,7 +125,12 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         Per epoch: train and validation loss, accuracy, F1 and more (at the fixed threshold,
         or 0.5 when it is tuned; ``tuned_f1`` is the F1 at the best threshold).
     best_epoch_ : int
-        The epoch restored at the end (best validation F1).
+        The epoch restored at the end (best validation F1 among the epochs that have not
+        collapsed onto one class, if any has not).
+    collapsed_ : bool
+        Whether the restored model predicts one class for at least 99 % of the validation
+        texts although the labels are not that one-sided; ``fit`` then warns with a
+        :class:`~dan_dice.training.CollapseWarning`.
     best_validation_score_ : float
         That epoch's validation F1 at the threshold :meth:`predict` uses (for more than two
         classes, the macro F1).
@@ -106,8 +143,10 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        loss: Any = "dice",
+        loss: Any = "ce",
         loss_params: dict | None = None,
+        class_weight: str | Mapping | None = None,
+        pooling: str = "attention+max",
         hidden_sizes: Sequence[int] = (256, 128, 64),
         dropout: float = 0.2,
         word_dropout: float = 0.3,
@@ -116,11 +155,12 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         min_count: int = 2,
         lr: float = 1e-3,
         batch_size: int = 128,
-        max_epochs: int = 30,
+        max_epochs: int = 200,
         patience: int = 5,
+        patience_steps: int = 500,
         weight_decay: float = 0.0,
         validation_fraction: float = 0.2,
-        threshold: float | str = 0.5,
+        threshold: float | str = "tune",
         device: str = "auto",
         num_threads: int | None = 1,
         random_state: int | np.random.RandomState | None = None,
@@ -128,6 +168,8 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     ):
         self.loss = loss
         self.loss_params = loss_params
+        self.class_weight = class_weight
+        self.pooling = pooling
         self.hidden_sizes = hidden_sizes
         self.dropout = dropout
         self.word_dropout = word_dropout
@@ -138,6 +180,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
+        self.patience_steps = patience_steps
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.threshold = threshold
@@ -169,7 +212,9 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             X_val, y_val = _check_validation(validation_data, self.classes_)
         device = resolve_device(self.device)
         n_classes = len(self.classes_)
-        loss_fn = get_loss(self.loss, y_codes, n_classes, self.loss_params)
+        loss_fn = get_loss(
+            self.loss, y_codes, n_classes, self.loss_params, class_weight=self._class_weight()
+        )
 
         self.vocabulary_ = Vocabulary.build(X, min_count=self.min_count)
         matrix, self.embedding_coverage_ = embedding_matrix(
@@ -185,6 +230,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 dropout=self.dropout,
                 word_dropout=self.word_dropout,
                 freeze_embeddings=self.freeze_embeddings,
+                pooling=self.pooling,
             ).to(device)
             val_data = self._pack(X_val, y_val, device)
             result = train(
@@ -197,6 +243,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
                 patience=self.patience,
+                patience_steps=self.patience_steps,
                 weight_decay=self.weight_decay,
                 threshold=self.threshold,
                 verbose=self.verbose,
@@ -205,7 +252,11 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = result.history
         self.best_epoch_ = result.best_epoch
         self.best_validation_score_ = result.best_score
+        self.collapsed_ = result.collapsed
         self.threshold_ = self._fit_threshold(val_data)
+        if self.collapsed_:
+            message = _collapse_message(result.history[self.best_epoch_ - 1])
+            warnings.warn(message, CollapseWarning, stacklevel=2)
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -232,24 +283,44 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     def score(self, X: Sequence[str], y: Any, sample_weight=None) -> float:
         """Accuracy on ``(X, y)``; labels never seen in ``fit`` are an error, not a miss."""
         check_is_fitted(self)
-        y = _check_labels(y, len(check_texts(X)))
+        X = check_texts(X)  # a list: a generator would be spent before predict reads it
+        y = _check_labels(y, len(X))
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if len(unseen):
             raise ValueError(f"y has labels not seen in fit: {unseen.tolist()}")
+        if isinstance(sample_weight, Iterator):
+            sample_weight = list(sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted model to ``path`` (weights + JSON, no pickle): see ``persistence``."""
-        from .persistence import save_model
-
-        save_model(self, path)
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted model to ``path`` (weights + JSON, no pickle): see ``persistence``.
+        An existing file is replaced only with ``overwrite=True``. Returns the path."""
+        check_is_fitted(self)
+        return save_model(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> DANClassifier:
         """Read a model written by :meth:`save`, on the CPU, without unpickling anything."""
-        from .persistence import load_model
-
-        return load_model(path)
+        stored = read_model(path)
+        try:
+            clf = cls(**stored.params)
+            clf.module_ = DAN(
+                stored.weights["embedding.weight"].numpy(),
+                hidden_sizes=tuple(clf.hidden_sizes),
+                n_outputs=stored.n_outputs,
+                dropout=clf.dropout,
+                word_dropout=clf.word_dropout,
+                freeze_embeddings=clf.freeze_embeddings,
+                pooling=clf.pooling,
+            )
+            clf.module_.load_state_dict(stored.weights)
+            clf._check_params()
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # torch's: several lines
+            raise ValueError(f"{path} is not a valid dan-dice model file: {one_line(exc)}") from exc
+        clf.module_.eval()
+        for name, value in stored.fitted.items():
+            setattr(clf, name, value)
+        return clf
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -278,10 +349,32 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         proba = torch.sigmoid(predict_logits(self.module_, val_data))
         return best_threshold(val_data.y.numpy(), proba.numpy())[0]
 
+    def _class_weight(self) -> str | np.ndarray | None:
+        """``class_weight`` as the losses take it: None, "balanced" or one weight per class."""
+        weight = self.class_weight
+        if weight is None or (isinstance(weight, str) and weight == "balanced"):
+            return weight
+        if not isinstance(weight, Mapping):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {weight!r}")
+        unknown = [label for label in weight if label not in self.classes_]
+        if unknown:
+            raise ValueError(f"class_weight has labels not in y: {unknown}")
+        values = [weight.get(label, 1.0) for label in self.classes_.tolist()]
+        if not all(isinstance(v, numbers.Real) and 0 <= v < math.inf for v in values):
+            raise ValueError(f"class_weight values must be finite numbers >= 0, got {weight!r}")
+        return np.asarray(values, dtype=float)
+
     def _check_params(self) -> None:
         positive_ints = ("batch_size", "max_epochs", "patience", "min_count")
+        if not isinstance(self.patience_steps, numbers.Integral) or self.patience_steps < 0:
+            raise ValueError(f"patience_steps must be an integer >= 0, got {self.patience_steps!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if self.num_threads is not None:
             positive_ints += ("num_threads",)
+        verbose = self.verbose
+        if not isinstance(verbose, numbers.Integral) or verbose < 0:
+            raise ValueError(f"verbose must be an integer >= 0 (or a bool), got {verbose!r}")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -311,7 +404,19 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"threshold must be in (0, 1) or 'tune', got {t!r}")
 
 
+def _collapse_message(epoch: dict[str, float]) -> str:
+    return (
+        f"the fitted model predicts one class for {epoch['val_majority_share']:.1%} of the "
+        f"validation texts (epoch {int(epoch['epoch'])} restored, validation F1 "
+        f"{epoch['val_f1']:.3f}): it learned little beyond the majority class. Try "
+        "threshold='tune', class_weight='balanced', more data, a larger lr or more "
+        "patience_steps"
+    )
+
+
 def _check_labels(y: Any, n_samples: int) -> np.ndarray:
+    if isinstance(y, Iterator):  # np.asarray would make a 0-d array of the generator
+        y = list(y)
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
@@ -333,4 +438,12 @@ def _check_validation(validation_data: Any, classes: np.ndarray) -> tuple[list[s
     unseen = np.setdiff1d(np.unique(y_val), classes)
     if len(unseen):
         raise ValueError(f"validation labels not in the training labels: {unseen.tolist()}")
+    present = np.unique(y_val)
+    if len(present) < 2:
+        raise ValueError(
+            f"validation_data has a single class ({present.tolist()[0]!r}): the best epoch "
+            "(and the tuned threshold) are chosen by validation F1, which needs at least two "
+            "classes; pass validation texts of several classes, or no validation_data (a "
+            "stratified part of the training data is then held out)"
+        )
     return X_val, np.searchsorted(classes, y_val)

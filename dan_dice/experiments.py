@@ -5,39 +5,43 @@ The default grid is the study's (both datasets x Dice, weighted BCE, MSE). Optio
 Dice family (``--family``), the 6-class cyberbullying task (``--multiclass``) and the SMS
 imbalance sweep (``--sweep``: positives subsampled to rarer rates, same test set).
 
-Every finished (dataset, loss, seed) run is appended to a journal (``runs.jsonl`` in the output
-folder) as soon as it ends, so an interrupted run resumes where it stopped and repeats nothing.
-The tables, figures and report are rendered from every run in the journal, atomically.
+Each (dataset, loss, seed) run is one task (:mod:`dan_dice.dispatch`: this process, local
+processes through joblib, or a Dask cluster with ``--scheduler``). The driver appends each
+finished run to the output folder's journal (``runs.jsonl``, :mod:`dan_dice.journal`) as it
+arrives, so an interrupted run resumes where it stopped and repeats nothing, and it holds the
+folder's lock, so two runs never write one folder. A journal resumes only runs of the same
+settings and code. The tables, figures and report are rendered from every run in the journal,
+atomically.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
-from .cli import threshold_arg
+from . import __version__, journal
+from .arguments import threshold_arg
 from .datasets import DATASETS, load_dataset, train_val_test_split
+from .dispatch import dispatch
 from .files import atomic_write_text
+from .journal import JOURNAL, SKIPPED, append_journal, lock_folder
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
 
-JOURNAL = "runs.jsonl"
 INVOCATIONS = "invocations.json"
 STUDY_LOSSES = ("dice", "wbce", "mse")
 FAMILY_LOSSES = ("bce", "dsc", "dsc_published", "tversky", "focal", "dice_bce")
@@ -45,6 +49,16 @@ MULTICLASS_TASK = ("cyberbullying6", ("ce", "wce", "multiclass_dice"))
 SWEEP_RATES = (0.05, 0.02, 0.01)
 """Positive rates of the imbalance sweep on SMS (besides the data as it is, about 13 %)."""
 DEFAULT_LRS = [1e-3, 3e-3, 1e-2]
+STUDY_PARAMS = {
+    "pooling": "mean",
+    "class_weight": None,
+    "batch_size": 128,
+    "patience": 5,
+    "patience_steps": 0,
+}
+"""The study's DAN and schedule: a plain mean of the word vectors, batches of 128, training
+stopped after 5 epochs without a better validation score. The grid pins them so that it keeps
+reproducing the study when the estimator's defaults (chosen for users' data) change."""
 
 
 def study_cells(datasets=DATASETS, losses=STUDY_LOSSES) -> tuple[tuple[str, str], ...]:
@@ -66,23 +80,31 @@ class Config:
     model_params: dict = field(default_factory=dict)
 
     def estimator(self, loss: str, seed: int, **params: Any) -> DANClassifier:
-        """The estimator this grid trains for one loss and seed (``params``: e.g. ``lr``)."""
+        """The estimator this grid trains for one loss and seed (``params``: e.g. ``lr``): the
+        study's network and schedule (:data:`STUDY_PARAMS`), whatever the estimator's defaults,
+        with ``model_params`` and ``params`` on top."""
         from .estimator import DANClassifier
 
         return DANClassifier(
-            loss=loss,
-            max_epochs=self.epochs,
-            device=self.device,
-            threshold=self.threshold,
-            random_state=seed,
-            **self.model_params,
-            **params,
+            **{
+                **STUDY_PARAMS,
+                "loss": loss,
+                "max_epochs": self.epochs,
+                "device": self.device,
+                "threshold": self.threshold,
+                "random_state": seed,
+                **self.model_params,
+                **params,
+            }
         )
 
     def fingerprint(self) -> dict:
-        """The settings that change results (not which datasets, losses or seeds are run)."""
+        """What every run of one journal shares: the settings that change results (not which
+        datasets, losses or seeds are run, nor the device) and the code and numeric libraries
+        that ran them (:func:`dan_dice.journal.software_fingerprint`)."""
         keep = ("lrs", "epochs", "threshold", "quick", "split_seed", "model_params")
-        return {k: v for k, v in asdict(self).items() if k in keep}
+        settings = {k: v for k, v in asdict(self).items() if k in keep}
+        return {**settings, **journal.software_fingerprint()}
 
 
 QUICK_SIZES = {"train": 600, "val": 200, "test": 300}
@@ -109,7 +131,9 @@ def load_split(name: str, data_home: str | None, config: Config) -> Split:
     """
     dataset, _, rate = name.partition("@")
     bunch = load_dataset(dataset, data_home)
-    parts = train_val_test_split(bunch.data, bunch.target, random_state=config.split_seed)
+    parts = train_val_test_split(
+        bunch.data, bunch.target, random_state=config.split_seed, groups=bunch.get("groups")
+    )
     X_train, X_val, X_test, y_train, y_val, y_test = parts
     if config.quick:
         X_train, y_train = X_train[: QUICK_SIZES["train"]], y_train[: QUICK_SIZES["train"]]
@@ -135,16 +159,20 @@ def _subsample_positives(X: list[str], y: np.ndarray, rate: float, rng) -> tuple
 def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
     """Tune the learning rate (and, as configured, the threshold) on validation for one
     (loss, seed), then score the test set."""
+    from .training import CollapseWarning
+
     n_classes = len(split.target_names)
     tried = []
     for lr in config.lrs:
         start = time.perf_counter()
-        clf = config.estimator(loss, seed, lr=lr).fit(
-            split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
-        )
+        with warnings.catch_warnings():  # a collapse is expected at some rates: it is ranked
+            warnings.simplefilter("ignore", CollapseWarning)
+            clf = config.estimator(loss, seed, lr=lr).fit(
+                split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
+            )
         seconds = time.perf_counter() - start
-        tried.append((clf.best_validation_score_, -lr, seconds, clf))
-    val_f1, neg_lr, seconds, clf = max(tried, key=lambda t: t[:2])
+        tried.append((not clf.collapsed_, clf.best_validation_score_, -lr, seconds, clf))
+    _, val_f1, neg_lr, seconds, clf = max(tried, key=lambda t: t[:3])
     proba = clf.predict_proba(split.X_test)
     predicted = clf.predict(split.X_test)  # the split's labels are class codes
     record = {
@@ -159,8 +187,8 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
         "majority_share": majority_share(predicted),
         "positive_rate": float(np.mean(split.y_train == 1)) if n_classes == 2 else None,
         "train_seconds": round(seconds, 2),
-        "tuning_seconds": round(sum(t[2] for t in tried), 2),
-        "val_f1_by_lr": {f"{-t[1]:g}": t[0] for t in tried},
+        "tuning_seconds": round(sum(t[3] for t in tried), 2),
+        "val_f1_by_lr": {f"{-t[2]:g}": t[1] for t in tried},
         "history": clf.history_,
     }
     if n_classes == 2:  # the threshold used, and what 0.5 would have given the same model
@@ -170,40 +198,10 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
     return record
 
 
-def read_journal(path: Path, config: Config) -> list[dict]:
-    """Finished runs recorded in ``path``; refuses a journal made with other settings.
-
-    A last line cut short by a kill is dropped (that run is done again) and the journal is
-    rewritten without it, so the next append starts on a clean line.
-    """
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    records = []
-    for line in lines:
-        try:
-            if not line.endswith("\n"):
-                raise ValueError("unfinished line")
-            records.append(json.loads(line))
-        except ValueError:  # json.JSONDecodeError is one
-            break
-    if len(records) < len(lines):
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
-    for record in records:
-        if record["config"] != json.loads(json.dumps(config.fingerprint())):
-            raise ValueError(
-                f"{path} holds runs made with other settings ({record['config']}); "
-                "pass --fresh to start over or --out to write elsewhere"
-            )
-    return records
-
-
-def append_journal(path: Path, record: dict) -> None:
-    """Append one finished run durably (one JSON line, flushed and fsynced)."""
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+def read_journal(path: Path, config: Config, *, repair: bool = False) -> list[dict]:
+    """The finished runs journaled in ``path``; refuses a journal of other settings or code.
+    Bad lines are skipped with a warning (see :func:`dan_dice.journal.read_journal`)."""
+    return journal.read_journal(path, config.fingerprint(), repair=repair)
 
 
 def run(
@@ -213,60 +211,46 @@ def run(
     jobs: int = 1,
     verbose: bool = True,
     command: str = "",
+    scheduler: str | None = None,
 ) -> list[dict]:
-    """Run every missing (dataset, loss, seed) of ``config`` in ``jobs`` processes, journaling
-    each in ``out`` as it finishes; returns every run of the journal, old and new."""
-    out.mkdir(parents=True, exist_ok=True)
-    journal = out / JOURNAL
-    records = read_journal(journal, config)
-    done = {(r["dataset"], r["loss"], r["seed"]) for r in records}
-    tasks = []
-    for dataset in dict.fromkeys(dataset for dataset, _ in config.cells):
-        losses = [loss for d, loss in config.cells if d == dataset]
-        todo = [(dataset, loss, seed) for loss in losses for seed in config.seeds]
-        todo = [key for key in todo if key not in done]
-        if todo:
-            split = load_split(dataset, data_home, config)
-            tasks += [(key, split) for key in todo]
-    for (dataset, loss, seed), record in _execute(tasks, config, jobs):
-        record = {"dataset": dataset, **record, "config": config.fingerprint(), "command": command}
-        append_journal(journal, record)
-        records.append(json.loads(json.dumps(record)))
-        if verbose:
-            print(
-                f"{dataset:>14} {loss:>16} seed {seed}: lr {record['lr']:g} "
-                f"acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
-                f"({record['tuning_seconds']:.0f} s)",
-                flush=True,
-            )
+    """Run every missing (dataset, loss, seed) of ``config``, each as one task (``jobs`` local
+    processes, or the Dask cluster whose scheduler is at ``scheduler``), journaling each in
+    ``out`` as it arrives; returns every run of the journal, old and new.
+
+    Holds ``out``'s lock throughout (:func:`dan_dice.journal.lock_folder`): a second run on the
+    same folder fails at once, naming this one."""
+    with lock_folder(out, command):
+        path = out / JOURNAL
+        records = read_journal(path, config, repair=True)
+        done = {(r["dataset"], r["loss"], r["seed"]) for r in records}
+        tasks = []
+        for dataset in dict.fromkeys(dataset for dataset, _ in config.cells):
+            losses = [loss for d, loss in config.cells if d == dataset]
+            todo = [(dataset, loss, seed) for loss in losses for seed in config.seeds]
+            todo = [key for key in todo if key not in done]
+            if todo:
+                split = load_split(dataset, data_home, config)
+                tasks += [(key, (split, key[1], key[2], config)) for key in todo]
+        fingerprint = config.fingerprint()
+        finished = dispatch(run_one, tasks, jobs=jobs, scheduler=scheduler)
+        for (dataset, loss, seed), record, worker in finished:
+            record = {
+                "dataset": dataset,
+                **record,
+                "config": fingerprint,
+                "command": command,
+                "worker": worker,
+            }
+            append_journal(path, record)
+            records.append(json.loads(json.dumps(record)))
+            if verbose:
+                print(
+                    f"{dataset:>14} {loss:>16} seed {seed}: lr {record['lr']:g} "
+                    f"acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
+                    f"({record['tuning_seconds']:.0f} s)",
+                    flush=True,
+                )
     return records
-
-
-def _execute(tasks: list, config: Config, jobs: int) -> Iterator[tuple[tuple, dict]]:
-    """Yield ``(key, record)`` for each task as it finishes, in this process or a pool."""
-    if jobs == 1 or len(tasks) <= 1:
-        for key, split in tasks:
-            yield key, run_one(split, key[1], key[2], config)
-        return
-    context = multiprocessing.get_context("spawn")  # never fork a process that loaded torch
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_die_with_parent) as pool:
-        futures = {pool.submit(run_one, split, key[1], key[2], config): key for key, split in tasks}
-        try:
-            for future in as_completed(futures):
-                yield futures[future], future.result()
-        except BaseException:
-            pool.shutdown(cancel_futures=True)
-            raise
-
-
-def _die_with_parent() -> None:
-    """Have Linux kill this worker when the parent dies, even by SIGKILL: no orphans."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def majority_baselines(datasets: Sequence[str], data_home: str | None, config: Config) -> dict:
@@ -308,11 +292,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="runs trained in parallel processes, one CPU thread each (default: CPU count)",
+        help="runs trained in parallel local processes (joblib), one CPU thread each "
+        "(default: CPU count)",
+    )
+    add(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train the runs on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+        "tcp://host:8786; its workers need the same dan_dice) instead of --jobs processes",
     )
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
-    add("--fresh", action="store_true", help="discard the finished runs journaled in --out")
+    add(
+        "--fresh",
+        action="store_true",
+        help="discard the runs journaled in --out (a journal of other settings or code is "
+        "refused without it)",
+    )
     return parser.parse_args(argv)
 
 
@@ -344,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for dataset, loss in cells:  # bad names fail now, not after an hour of training
         n_classes = 6 if dataset == "cyberbullying6" else 2
         get_loss(loss, np.arange(n_classes), n_classes)
-    resolve_device(args.device)
+    if args.scheduler is None:  # a cluster's workers resolve the device where they run
+        resolve_device(args.device)
     for name in dict.fromkeys(dataset.partition("@")[0] for dataset, _ in cells):
         load_dataset(name, args.data_dir)
     config = Config(
@@ -358,39 +355,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out = Path(args.out)
     _check_writable(out)
-    if args.fresh:
-        for name in (JOURNAL, INVOCATIONS):
-            (out / name).unlink(missing_ok=True)
     command = " ".join(["python run_experiments.py", *(argv if argv is not None else sys.argv[1:])])
-    started = time.perf_counter()
-    before = len(read_journal(out / JOURNAL, config))
-    records = run(config, out, args.data_dir, jobs=args.jobs, command=command)
-    wall = time.perf_counter() - started
-    invocations = _record_invocation(
-        out,
-        command=command,
-        runs_added=len(records) - before,
-        wall_seconds=round(wall, 1),
-        jobs=args.jobs,
-        date=time.strftime("%Y-%m-%d %H:%M"),
-    )
-    datasets = dict.fromkeys(r["dataset"] for r in records if "@" not in r["dataset"])
-    write_reports(
-        records,
-        out,
-        baselines=majority_baselines(datasets, args.data_dir, config),
-        invocations=invocations,
-        environment=_environment(),
-    )
+    with lock_folder(out, command):
+        if args.fresh:
+            for name in (JOURNAL, SKIPPED, INVOCATIONS):
+                (out / name).unlink(missing_ok=True)
+        started = time.perf_counter()
+        before = len(read_journal(out / JOURNAL, config, repair=True))
+        records = run(
+            config, out, args.data_dir, args.jobs, command=command, scheduler=args.scheduler
+        )
+        wall = time.perf_counter() - started
+        invocations = _record_invocation(
+            out,
+            new_journal=not before,
+            command=command,
+            runs_added=len(records) - before,
+            wall_seconds=round(wall, 1),
+            jobs=args.jobs if args.scheduler is None else f"Dask at {args.scheduler}",
+            date=time.strftime("%Y-%m-%d %H:%M"),
+        )
+        datasets = dict.fromkeys(r["dataset"] for r in records if "@" not in r["dataset"])
+        write_reports(
+            records,
+            out,
+            baselines=majority_baselines(datasets, args.data_dir, config),
+            invocations=invocations,
+            environment=_environment(),
+        )
     print(f"wrote {out}/ in {wall:.0f} s")
     return 0
 
 
-def _record_invocation(out: Path, **invocation) -> list[dict]:
+def _record_invocation(out: Path, new_journal: bool, **invocation) -> list[dict]:
     """Add this invocation (command, runs added, wall time) to ``invocations.json``, unless it
-    only re-rendered the reports."""
+    only re-rendered the reports. With a ``new_journal`` (no run journaled before this one: a
+    fresh clone, ``--fresh``), the invocations of earlier journals are dropped: they did not make
+    these runs."""
     path = out / INVOCATIONS
-    invocations = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    exists = path.exists() and not new_journal
+    invocations = json.loads(path.read_text(encoding="utf-8")) if exists else []
     if invocation["runs_added"]:
         invocations.append(invocation)
         atomic_write_text(path, json.dumps(invocations, indent=1) + "\n")

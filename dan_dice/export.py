@@ -6,12 +6,18 @@ The artifact is a zip archive holding
     The network as an ONNX graph (opset 17). Input ``ids``: int64 ``[batch, tokens]``, the
     token ids of each text padded with ``pad_id`` (an all-zero row of the embedding table).
     Output ``probabilities``: float32 ``[batch, n_classes]``. The graph gathers the word
-    vectors, averages them over the non-padding tokens, and applies the MLP and a sigmoid
-    (two classes: columns ``[1 - p, p]``) or a softmax.
+    vectors, pools them over the non-padding tokens as the model's ``pooling`` says (their
+    mean; attention weights, a softmax of ``v · e_t`` over the text's tokens; the element-wise
+    maximum; or two of these side by side), and applies the MLP and a sigmoid (two classes:
+    columns ``[1 - p, p]``) or a softmax.
 ``meta.json``
     The format name and version, the vocabulary (row ``i`` of the table is token ``i``), a
-    fingerprint of the tokenizer, the labels and their dtype, the decision threshold and the
-    quantization.
+    fingerprint of the tokenizer, the labels and their dtype, the decision threshold, the
+    quantization and the pooling (the graph applies it; an artifact without ``"pooling"`` is
+    mean-pooled). Texts with lone surrogates are written as JSON escapes, read back unchanged.
+
+The archive's comment seals it: ``dan-dice-sha256:`` and the SHA-256 of every byte before the
+digest, checked by :mod:`dan_dice.edge` before it parses anything (see its docstring).
 
 Tokens whose vector equals the unknown word's (words without a pretrained vector, when the
 embeddings are frozen) are left out of the vocabulary: they read as unknown, with the same
@@ -20,14 +26,15 @@ vector, so predictions do not change and the table shrinks.
 ``quantize="int8"`` stores the embedding table as 8-bit codes with a float16 offset and scale
 per row (each row's own range in 256 levels) and the dense layers as float16; ``"fp16"`` stores
 every weight as float16. Only the gathered rows are converted to float32, so the table stays
-compact in memory too; the small dense layers are cast back once, when onnxruntime folds
-constants at session start.
+compact in memory too; the small dense layers (and the attention vector) are cast back once,
+when onnxruntime folds constants at session start. For the mean, int8 sums the codes of a text
+with one MatMul by the row scales; the other poolings need each token's vector, so they
+dequantize the gathered rows.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -36,8 +43,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .edge import FORMAT, FORMAT_VERSION, tokenizer_fingerprint
-from .files import write_atomic
+from .edge import FORMAT, FORMAT_VERSION, SEAL, seal, tokenizer_fingerprint
+from .files import json_text, write_atomic
+from .pooling import POOLINGS
 
 if TYPE_CHECKING:
     from onnx import ModelProto
@@ -62,8 +70,12 @@ def export_model(
     check_is_fitted(clf)
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    pooling = clf.module_.pooling
+    if pooling not in POOLINGS:
+        raise ValueError(f"cannot export pooling {pooling!r}: the edge runtime knows {POOLINGS}")
     state = {k: v.detach().cpu().numpy() for k, v in clf.module_.state_dict().items()}
     table = state.pop("embedding.weight")
+    attention = state.pop("attention", None)
     distinct = (table != table[0]).any(axis=1)  # rows unlike the unknown word's
     distinct[0] = True
     keep = np.flatnonzero(distinct)
@@ -73,7 +85,7 @@ def export_model(
         (state[f"mlp.{i}.weight"], state[f"mlp.{i}.bias"])
         for i in sorted({int(k.split(".")[1]) for k in state})
     ]
-    model = _build_graph(table, layers, len(clf.classes_), quantize)
+    model = _build_graph(table, layers, len(clf.classes_), quantize, pooling, attention)
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -83,15 +95,23 @@ def export_model(
         "pad_id": len(tokens),
         "classes": clf.classes_.tolist(),
         "classes_dtype": clf.classes_.dtype.str,
-        "threshold": clf.threshold_,
-        "n_outputs": layers[-1][0].shape[0],
+        "threshold": float(clf.threshold_),
+        "n_outputs": int(layers[-1][0].shape[0]),
         "quantization": quantize,
+        "pooling": pooling,
     }
+    members = {"meta.json": json_text(meta).encode(), "model.onnx": model.SerializeToString()}
+    return write_atomic(path, package(members), overwrite=overwrite)
+
+
+def package(members: dict[str, bytes]) -> bytes:
+    """The sealed zip archive of ``members`` (name: bytes): see :func:`dan_dice.edge.seal`."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
-        _add(zf, "meta.json", json.dumps(meta, ensure_ascii=False).encode())
-        _add(zf, "model.onnx", model.SerializeToString())
-    return write_atomic(path, archive.getvalue(), overwrite=overwrite)
+        for name, data in members.items():
+            _add(zf, name, data)
+        zf.comment = SEAL + b"0" * 64
+    return seal(archive.getvalue())
 
 
 def _build_graph(
@@ -99,66 +119,37 @@ def _build_graph(
     layers: list[tuple[np.ndarray, np.ndarray]],
     n_classes: int,
     quantize: str | None,
+    pooling: str = "mean",
+    attention: np.ndarray | None = None,
 ) -> ModelProto:
-    """The ONNX graph: gather, average over non-padding tokens, MLP, probabilities."""
-    from onnx import TensorProto, checker, helper, numpy_helper
+    """The ONNX graph: gather, pool over the non-padding tokens, MLP, probabilities."""
+    from onnx import TensorProto, checker, helper
 
-    FLOAT = TensorProto.FLOAT
-    nodes, initializers = [], []
-
-    def constant(name: str, value: Any) -> str:
-        initializers.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def node(op: str, inputs: list[str], output: str, **attributes: Any) -> str:
-        nodes.append(helper.make_node(op, inputs, [output], name=output, **attributes))
-        return output
-
-    def half(name: str, value: np.ndarray) -> str:
-        """A weight stored as float16 and cast back to float32 once, at session start."""
-        return node("Cast", [constant(f"{name}_fp16", value.astype(np.float16))], name, to=FLOAT)
-
-    weight = constant if quantize is None else half
-    axis = constant("axis_1", np.array([1]))
-    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
-        low, scale, codes = _quantize_rows(table)
-        codes = node("Gather", [constant("table_uint8", codes), "ids"], "codes")
-        codes = node("Cast", [codes], "codes_float", to=FLOAT)
-        scales = node("Gather", [half("table_scale", scale), "ids"], "scales")
-        scales = node("Unsqueeze", [scales, axis], "scales_row")
-        scaled = node("Squeeze", [node("MatMul", [scales, codes], "scaled_sums"), axis], "scaled")
-        lows = node("Gather", [half("table_low", low), "ids"], "lows")
-        lows = node("ReduceSum", [lows, axis], "low_sums", keepdims=1)
-        sums = node("Add", [scaled, lows], "sums")
-    elif quantize == "fp16":  # gathered rows are cast, so the table stays half in memory
-        halves = constant("table_fp16", table.astype(np.float16))
-        vectors = node("Cast", [node("Gather", [halves, "ids"], "halves")], "vectors", to=FLOAT)
-        sums = node("ReduceSum", [vectors, axis], "sums", keepdims=0)
+    g = _Graph(quantize)
+    if pooling == "mean":
+        sums = _token_sums(g, table, quantize)
+        counts = _counts(g, _is_token(g, table))
+        hidden = g.node("Div", [sums, counts], "average")
     else:
-        vectors = node("Gather", [constant("table", table), "ids"], "vectors")
-        sums = node("ReduceSum", [vectors, axis], "sums", keepdims=0)
-    is_token = node("Less", ["ids", constant("pad_id", np.int64(len(table) - 1))], "is_token")
-    is_token = node("Cast", [is_token], "is_token_float", to=FLOAT)
-    counts = node("ReduceSum", [is_token, axis], "counts", keepdims=1)
-    hidden = node("Div", [sums, counts], "average")
+        hidden = _pool(g, table, quantize, pooling, attention)
     for i, (w, b) in enumerate(layers):
-        hidden = node(
-            "Gemm", [hidden, weight(f"w{i}", w), weight(f"b{i}", b)], f"gemm{i}", transB=1
+        hidden = g.node(
+            "Gemm", [hidden, g.weight(f"w{i}", w), g.weight(f"b{i}", b)], f"gemm{i}", transB=1
         )
         if i < len(layers) - 1:
-            hidden = node("Relu", [hidden], f"relu{i}")
+            hidden = g.node("Relu", [hidden], f"relu{i}")
     if n_classes == 2:
-        positive = node("Sigmoid", [hidden], "positive")
-        negative = node("Sub", [constant("one", np.float32(1)), positive], "negative")
-        node("Concat", [negative, positive], "probabilities", axis=1)
+        positive = g.node("Sigmoid", [hidden], "positive")
+        negative = g.node("Sub", [g.constant("one", np.float32(1)), positive], "negative")
+        g.node("Concat", [negative, positive], "probabilities", axis=1)
     else:
-        node("Softmax", [hidden], "probabilities", axis=1)
+        g.node("Softmax", [hidden], "probabilities", axis=1)
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         "dan",
         [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("probabilities", FLOAT, ["batch", n_classes])],
-        initializers,
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", n_classes])],
+        g.initializers,
     )
     model = helper.make_model(
         graph,
@@ -169,6 +160,132 @@ def _build_graph(
     )
     checker.check_model(model, full_check=True)
     return model
+
+
+class _Graph:
+    """The nodes and initializers of an ONNX graph being built; every name is its output's."""
+
+    def __init__(self, quantize: str | None):
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.quantize = quantize
+
+    def constant(self, name: str, value: Any) -> str:
+        """An initializer (added once: later calls with the same name reuse it)."""
+        from onnx import numpy_helper
+
+        if all(t.name != name for t in self.initializers):
+            self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(self, op: str, inputs: list[str], output: str, **attributes: Any) -> str:
+        from onnx import helper
+
+        self.nodes.append(helper.make_node(op, inputs, [output], name=output, **attributes))
+        return output
+
+    def half(self, name: str, value: np.ndarray) -> str:
+        """A weight stored as float16 and cast back to float32 once, at session start."""
+        from onnx import TensorProto
+
+        fp16 = self.constant(f"{name}_fp16", value.astype(np.float16))
+        return self.node("Cast", [fp16], name, to=TensorProto.FLOAT)
+
+    def weight(self, name: str, value: np.ndarray) -> str:
+        """A model weight: float32, or float16 when the artifact is quantized."""
+        return self.constant(name, value) if self.quantize is None else self.half(name, value)
+
+    def axis(self, axis: int) -> str:
+        """The axes input ``[axis]`` of Unsqueeze, Squeeze and ReduceSum."""
+        return self.constant(f"axis_{axis}", np.array([axis]))
+
+
+def _token_sums(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
+    """The sum of the word vectors of each text, ``[batch, dim]`` (the padding row is zero).
+
+    With int8 codes, one MatMul of each text's row scales ``[1, tokens]`` by its codes
+    ``[tokens, dim]`` gives the scaled sums, without computing each token's vector.
+    """
+    from onnx import TensorProto
+
+    axis = g.axis(1)
+    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
+        low, scale, codes = _quantize_rows(table)
+        codes = g.node("Gather", [g.constant("table_uint8", codes), "ids"], "codes")
+        codes = g.node("Cast", [codes], "codes_float", to=TensorProto.FLOAT)
+        scales = g.node("Gather", [g.half("table_scale", scale), "ids"], "scales")
+        scales = g.node("Unsqueeze", [scales, axis], "scales_row")
+        scaled = g.node("MatMul", [scales, codes], "scaled_sums")
+        scaled = g.node("Squeeze", [scaled, axis], "scaled")
+        lows = g.node("Gather", [g.half("table_low", low), "ids"], "lows")
+        lows = g.node("ReduceSum", [lows, axis], "low_sums", keepdims=1)
+        return g.node("Add", [scaled, lows], "sums")
+    vectors = _token_vectors(g, table, quantize)
+    return g.node("ReduceSum", [vectors, axis], "sums", keepdims=0)
+
+
+def _token_vectors(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
+    """The float32 word vector of each token, ``[batch, tokens, dim]``."""
+    from onnx import TensorProto
+
+    if quantize == "int8":  # dequantized: low + scale * codes (the padding row stays zero)
+        low, scale, codes = _quantize_rows(table)
+        codes = g.node("Gather", [g.constant("table_uint8", codes), "ids"], "codes")
+        codes = g.node("Cast", [codes], "codes_float", to=TensorProto.FLOAT)
+        scales = g.node("Gather", [g.half("table_scale", scale), "ids"], "scales")
+        scales = g.node("Unsqueeze", [scales, g.axis(2)], "scales_column")
+        lows = g.node("Gather", [g.half("table_low", low), "ids"], "lows")
+        lows = g.node("Unsqueeze", [lows, g.axis(2)], "lows_column")
+        return g.node("Add", [lows, g.node("Mul", [scales, codes], "scaled")], "vectors")
+    if quantize == "fp16":  # gathered rows are cast, so the table stays half in memory
+        halves = g.node(
+            "Gather", [g.constant("table_fp16", table.astype(np.float16)), "ids"], "halves"
+        )
+        return g.node("Cast", [halves], "vectors", to=TensorProto.FLOAT)
+    return g.node("Gather", [g.constant("table", table), "ids"], "vectors")
+
+
+def _is_token(g: _Graph, table: np.ndarray) -> str:
+    """``[batch, tokens]``, true where the id is a token, false where it is padding."""
+    pad_id = g.constant("pad_id", np.int64(len(table) - 1))  # the last row: all zeros
+    return g.node("Less", ["ids", pad_id], "is_token")
+
+
+def _counts(g: _Graph, is_token: str) -> str:
+    """The number of non-padding tokens of each text, ``[batch, 1]``."""
+    from onnx import TensorProto
+
+    is_token = g.node("Cast", [is_token], "is_token_float", to=TensorProto.FLOAT)
+    return g.node("ReduceSum", [is_token, g.axis(1)], "counts", keepdims=1)
+
+
+def _pool(
+    g: _Graph, table: np.ndarray, quantize: str | None, pooling: str, attention: np.ndarray | None
+) -> str:
+    """Every pooling but the mean, from each token's vector: ``[batch, dim or 2 * dim]``.
+
+    Padding is masked with a large negative score or value before the softmax or maximum: it
+    never wins, as every text has at least one token (an empty text is the unknown word).
+    """
+    vectors = _token_vectors(g, table, quantize)
+    is_token = _is_token(g, table)
+    masked = g.constant("masked", np.float32(-1e9))
+    parts = []
+    if pooling == "mean+max":  # the padding row is zero, so it adds nothing to the sums
+        sums = g.node("ReduceSum", [vectors, g.axis(1)], "sums", keepdims=0)
+        parts.append(g.node("Div", [sums, _counts(g, is_token)], "average"))
+    if pooling.startswith("attention"):  # weights softmax_t(v · e_t), then their weighted sum
+        scores = g.node("MatMul", [vectors, g.weight("attention", attention)], "scores")
+        scores = g.node("Where", [is_token, scores, masked], "token_scores")
+        weights = g.node("Softmax", [scores], "weights", axis=1)
+        weights = g.node("Unsqueeze", [weights, g.axis(1)], "weights_row")
+        attended = g.node("MatMul", [weights, vectors], "attended_row")  # [batch, 1, dim]
+        parts.append(g.node("Squeeze", [attended, g.axis(1)], "attended"))
+    if pooling.endswith("max"):
+        is_token = g.node("Unsqueeze", [is_token, g.axis(2)], "is_token_column")
+        values = g.node("Where", [is_token, vectors, masked], "token_values")
+        parts.append(g.node("ReduceMax", [values], "maximum", axes=[1], keepdims=0))
+    return g.node("Concat", parts, "pooled", axis=1) if len(parts) > 1 else parts[0]
 
 
 def _quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

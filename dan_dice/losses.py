@@ -388,6 +388,8 @@ LOSSES: dict[str, type[Loss]] = {
     )
 }
 BINARY_LOSSES = tuple(name for name, cls in LOSSES.items() if not cls.multiclass)
+WEIGHTED_FORMS = {"bce": "wbce", "ce": "wce"}
+"""The losses that take ``class_weight``, and the class-weighted loss each then becomes."""
 MULTICLASS_LOSSES = tuple(name for name, cls in LOSSES.items() if cls.multiclass)
 
 
@@ -398,18 +400,47 @@ def loss_param_names(loss: str) -> tuple[str, ...]:
 
 
 def get_loss(
-    loss: str | LossFn, y: np.ndarray, n_classes: int, params: dict[str, Any] | None = None
+    loss: str | LossFn,
+    y: np.ndarray,
+    n_classes: int,
+    params: dict[str, Any] | None = None,
+    *,
+    class_weight: str | Sequence[float] | None = None,
 ) -> LossFn:
     """The loss to train on labels ``y`` (int codes in ``0..n_classes-1``, used for class weights).
 
     ``loss`` is a name from :data:`LOSSES` built with ``params``, or a callable
     ``(logits, target) -> scalar`` returned as is. Binary-only losses need ``n_classes == 2``.
+    ``class_weight`` (``"balanced"`` or one weight per class) turns ``"bce"`` and ``"ce"`` into
+    their class-weighted forms (:data:`WEIGHTED_FORMS`); other losses refuse it.
     """
     params = dict(params or {})
     if callable(loss):
-        if params:
-            raise ValueError("loss_params only apply to a named loss, not to a callable loss")
+        if params or class_weight is not None:
+            raise ValueError(
+                "loss_params and class_weight only apply to a named loss, not to a callable loss"
+            )
         return loss
+    if class_weight is not None:
+        if loss not in WEIGHTED_FORMS:
+            raise ValueError(
+                f"class_weight applies to the losses {', '.join(WEIGHTED_FORMS)}, not to "
+                f"{loss!r}"
+                + (" (which is already class-weighted)" if loss in ("wbce", "wce") else "")
+            )
+        get_loss(loss, y, n_classes, params)  # the checks of names, classes and parameters
+        if isinstance(class_weight, str):
+            if class_weight != "balanced":
+                raise ValueError(
+                    f"class_weight must be 'balanced' or weights, got {class_weight!r}"
+                )
+            class_weight = balanced_class_weight(np.asarray(y), n_classes)
+        weight = np.asarray(class_weight, dtype=float)
+        if weight.shape != (n_classes,) or not np.isfinite(weight).all() or (weight < 0).any():
+            raise ValueError(
+                f"class_weight must be {n_classes} finite weights >= 0, got {class_weight!r}"
+            )
+        return LOSSES[WEIGHTED_FORMS[loss]](weight, **params)
     if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; valid losses: {', '.join(LOSSES)}")
     if n_classes < 2:

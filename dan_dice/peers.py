@@ -36,7 +36,7 @@ from sklearn.svm import LinearSVC
 
 from . import __version__
 from .experiments import Config, Split
-from .metrics import scores
+from .metrics import best_threshold, scores
 from .text import tokenize
 
 TFIDF_FEATURES = [
@@ -163,7 +163,9 @@ class Method:
     """A model to compare: ``build(seed)`` gives it unfitted, ``grid`` its candidates.
 
     ``seeded`` methods are run once per seed; ``early_stopping`` ones are fit with
-    ``validation_data`` (the DAN picks its epoch on the validation part).
+    ``validation_data`` (the DAN picks its epoch on the validation part); ``tune_threshold``
+    ones predict at the threshold on P(positive) that is best on the validation part, as the
+    DAN does by default.
     """
 
     name: str
@@ -171,6 +173,19 @@ class Method:
     grid: dict | list[dict]
     seeded: bool = False
     early_stopping: bool = False
+    tune_threshold: bool = False
+
+
+@dataclass
+class AtThreshold:
+    """A fitted binary classifier that predicts ``classes_[1]`` when P(positive) >= threshold."""
+
+    model: BaseEstimator
+    threshold: float
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        positive = self.model.predict_proba(X)[:, 1] >= self.threshold
+        return self.model.classes_[positive.astype(int)]
 
 
 def dan_method(loss: str, config: Config) -> Method:
@@ -183,16 +198,25 @@ def dan_method(loss: str, config: Config) -> Method:
     return Method(f"DAN ({loss})", build, {"lr": list(config.lrs)}, True, True)
 
 
-def peer_methods(
-    config: Config | None = None, dan_losses: Sequence[str] = ("wbce", "dice")
-) -> list[Method]:
-    """TF-IDF + logistic regression, TF-IDF + linear SVM, fastText and the DAN per loss."""
+def default_dan_method() -> Method:
+    """The DAN as a user gets it: ``DANClassifier`` with every default, nothing tuned beyond
+    what ``fit`` does itself (the epoch and the threshold, on the validation part)."""
+    from .estimator import DANClassifier
+
+    return Method("DAN (defaults)", lambda seed: DANClassifier(random_state=seed), {}, True, True)
+
+
+def peer_methods(config: Config | None = None, dan_losses: Sequence[str] = ()) -> list[Method]:
+    """TF-IDF + logistic regression (balanced, threshold tuned), TF-IDF + linear SVM, fastText,
+    the DAN with its defaults and, for each of ``dan_losses``, the DAN as the study grid trains
+    it."""
     config = config or Config()
     return [
         Method(
             "TF-IDF + LogReg",
-            lambda seed: tfidf_pipeline(LogisticRegression(max_iter=1000)),
+            lambda seed: tfidf_pipeline(LogisticRegression(max_iter=1000, class_weight="balanced")),
             _tfidf_grid([1, 10, 100]),
+            tune_threshold=True,
         ),
         Method(
             "TF-IDF + LinearSVC",
@@ -200,6 +224,7 @@ def peer_methods(
             _tfidf_grid([0.1, 1, 10]),
         ),
         Method("fastText", lambda seed: FastTextClassifier(random_state=seed), FASTTEXT_GRID, True),
+        default_dan_method(),
         *(dan_method(loss, config) for loss in dan_losses),
     ]
 
@@ -221,6 +246,9 @@ def evaluate(method: Method, split: Split, seed: int = 0) -> tuple[dict, BaseEst
         else:
             model.fit(split.X_train, split.y_train)
         seconds = getattr(model, "fit_seconds_", time.perf_counter() - start)
+        if method.tune_threshold:
+            proba = model.predict_proba(split.X_val)[:, 1]
+            model = AtThreshold(model, best_threshold(split.y_val, proba)[0])
         val_f1 = scores(split.y_val, model.predict(split.X_val), n_classes)["f1"]
         if best is None or val_f1 > best[0]:
             best = (val_f1, params, seconds, model)

@@ -2,34 +2,71 @@
 
 A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_ file: the
 network's weights as tensors, and in its metadata a JSON document with everything else (the
-constructor parameters, labels, vocabulary, decision threshold, training history) plus a
-SHA-256 checksum of the weights. Loading parses JSON and raw tensors only, so a model file from
-an untrusted source cannot run code, and it needs neither the word vectors nor a GPU.
+constructor parameters, labels, vocabulary, decision threshold, training history). Loading
+parses JSON and raw tensors only, so a model file from an untrusted source cannot run code, and
+it needs neither the word vectors nor a GPU.
+
+Integrity (format version 2): the metadata key ``sha256`` holds the SHA-256 of the whole file
+with that value written as 64 zeros, so a change to any byte (a weight, a label, a vocabulary
+entry, the threshold, even the JSON's padding) fails it. Then every loaded value is validated
+(types, ranges, labels distinct and sorted and as many as the network's outputs, a vocabulary
+of distinct strings as long as the embedding table, finite weights, known parameters), since a
+file may also have been edited and checksummed again. Anything wrong is a ``ValueError`` naming
+the file (exit status 2 on the command line).
+
+Files of format version 1 (written before) have a checksum of the weights only. They are still
+read, with that checksum, the same validation of every value and a warning, rather than
+refused: a model file is the product of training, and an older dan_dice writes only that
+format, so refusing them would strand trained models, while loading and saving one again
+(``DANClassifier.load(p).save(p, overwrite=True)``) gives it the whole-file checksum. A version
+2 file never passes as version 1 (a file that has a ``sha256`` key is always checked against
+it, and version 1's weights checksum lives where version 2 has none).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
+import re
+import secrets
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
+from sklearn.base import BaseEstimator
 
 from . import __version__
-from .files import write_atomic
-
-if TYPE_CHECKING:
-    from .estimator import DANClassifier
+from .files import json_text, one_line, write_atomic
 
 FORMAT = "dan-dice-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: a SHA-256 of the whole file; 1 (still read): a SHA-256 of the weights only."""
+_ZEROS = b"0" * 64
+_DEVICES = ("auto", "cpu", "cuda")
 
 
-def save_model(clf: DANClassifier, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write the fitted ``clf`` to ``path`` atomically; refuse to replace a file by default."""
-    import safetensors.torch
+@dataclass
+class StoredModel:
+    """What a model file holds, for :meth:`DANClassifier.load` to rebuild the estimator."""
+
+    params: dict[str, Any]
+    """The constructor parameters."""
+    weights: dict[str, torch.Tensor]
+    """The network's state dict."""
+    n_outputs: int
+    fitted: dict[str, Any]
+    """The fitted attributes (``classes_``, ``vocabulary_``, ``threshold_``...) by name."""
+
+
+def save_model(clf: BaseEstimator, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write the fitted ``DANClassifier`` ``clf`` to ``path`` atomically; refuse to replace a
+    file unless ``overwrite``. Texts with lone surrogates (in the vocabulary, the labels) are
+    stored as JSON escapes and read back unchanged."""
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(clf)
@@ -53,78 +90,222 @@ def save_model(clf: DANClassifier, path: str | os.PathLike, *, overwrite: bool =
         "threshold": clf.threshold_,
         "best_epoch": clf.best_epoch_,
         "best_validation_score": clf.best_validation_score_,
+        "collapsed": clf.collapsed_,
         "history": clf.history_,
         "embedding_coverage": clf.embedding_coverage_,
-        "hidden_sizes": list(clf.hidden_sizes),
         "n_outputs": clf.module_.mlp[-1].out_features,
-        "weights_sha256": _digest({k: v.numpy() for k, v in weights.items()}),
     }
     try:
-        document = json.dumps(config, default=_to_json, ensure_ascii=False)
+        document = json_text(config, default=_to_json)
     except TypeError as exc:
         raise ValueError(f"cannot save the model as JSON: {exc}") from exc
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": document}
-    return write_atomic(path, safetensors.torch.save(weights, metadata), overwrite=overwrite)
+    return write_atomic(path, _signed(weights, metadata), overwrite=overwrite)
 
 
-def load_model(path: str | os.PathLike) -> DANClassifier:
-    """Read a model written by :func:`save_model`, on the CPU, without unpickling anything."""
-    from safetensors import SafetensorError, safe_open
+def read_model(path: str | os.PathLike) -> StoredModel:
+    """Read a file written by :func:`save_model`, on the CPU, without unpickling anything.
 
-    from .estimator import DANClassifier
-    from .model import DAN
-    from .text import Vocabulary
+    ``FileNotFoundError`` if there is no file; ``ValueError`` naming it if it is not a model
+    file, is truncated, fails its checksum or holds an invalid value (see the module docstring;
+    a file of format version 1 is read with a warning).
+    """
+    import safetensors.torch
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
+    data = path.read_bytes()
+    metadata, header_end = _header(path, data)
+    version = _check_format(path, metadata)
+    if "sha256" in metadata or version >= 2:
+        _verify(path, data, header_end, metadata.get("sha256"))
+    else:
+        warnings.warn(
+            f"{path} has model format version 1, whose checksum covers the weights only (an "
+            "edited label or vocabulary entry would go unnoticed): save it again with this "
+            "dan_dice to protect all of it",
+            UserWarning,
+            stacklevel=3,
+        )
     try:
-        with safe_open(path, framework="pt", device="cpu") as f:
-            config = _read_config(path, f.metadata() or {})
-            weights = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (no __iter__)
-    except SafetensorError as exc:
-        raise ValueError(f"{path} is not a dan-dice model file, or is truncated ({exc})") from exc
-    if config.get("weights_sha256") != _digest({k: v.numpy() for k, v in weights.items()}):
+        config = json.loads(metadata["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{path} is corrupted: unreadable model configuration ({one_line(exc)})"
+        ) from exc
+    try:
+        weights = safetensors.torch.load(data)
+    except Exception as exc:  # safetensors' errors: SafetensorError, and others on odd bytes
+        raise ValueError(
+            f"{path} is not a dan-dice model file, or is truncated ({one_line(exc)})"
+        ) from exc
+    if version == 1 and (
+        not isinstance(config, dict)
+        or config.get("weights_sha256") != _digest({k: v.numpy() for k, v in weights.items()})
+    ):
         raise ValueError(f"{path} is corrupted: its weights do not match their checksum")
     try:
-        params = config["params"]
-        params["hidden_sizes"] = tuple(params["hidden_sizes"])  # JSON has no tuples
-        clf = DANClassifier(**params)
-        module = DAN(
-            weights["embedding.weight"].numpy(),
-            hidden_sizes=config["hidden_sizes"],
-            n_outputs=config["n_outputs"],
-            dropout=clf.dropout,
-            word_dropout=clf.word_dropout,
-            freeze_embeddings=clf.freeze_embeddings,
+        return _stored(config, weights)
+    except Exception as exc:  # any value of the wrong type or range, wherever it trips
+        raise ValueError(f"{path} is not a valid dan-dice model file: {one_line(exc)}") from exc
+
+
+def _signed(weights: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors bytes of ``weights`` and ``metadata``, with the metadata key ``sha256``
+    the SHA-256 of those very bytes in which its own value reads as 64 zeros."""
+    import safetensors.torch
+
+    while True:  # a random placeholder, so it occurs once: where the checksum goes
+        placeholder = secrets.token_hex(32).encode()
+        data = safetensors.torch.save(weights, {**metadata, "sha256": placeholder.decode()})
+        if data.count(placeholder) == 1:
+            break
+    digest = hashlib.sha256(data.replace(placeholder, _ZEROS)).hexdigest().encode()
+    return data.replace(placeholder, digest)
+
+
+def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
+    """The metadata of a safetensors file's bytes and where its header ends; ``ValueError`` if
+    they are not a safetensors file, or are cut short."""
+    try:
+        size = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or size > len(data) - 8:
+            raise ValueError(f"{len(data)} bytes, for a header of {size}")
+        header = json.loads(data[8 : 8 + size])
+        metadata = header.get("__metadata__") or {}
+        end = max(
+            (info["data_offsets"][1] for name, info in header.items() if name != "__metadata__"),
+            default=0,
         )
-        module.load_state_dict(weights)
-        clf.classes_ = np.array(config["classes"], dtype=np.dtype(config["classes_dtype"]))
-        clf.vocabulary_ = Vocabulary(config["vocabulary"])
-        clf.threshold_ = config["threshold"]
-        clf.best_epoch_ = config["best_epoch"]
-        clf.best_validation_score_ = config["best_validation_score"]
-        clf.history_ = config["history"]
-        clf.embedding_coverage_ = config["embedding_coverage"]
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise ValueError(f"{path} is not a valid dan-dice model file ({exc!r})") from exc
-    clf.module_ = module.eval()
-    return clf
-
-
-def _read_config(path: Path, metadata: dict[str, str]) -> dict[str, Any]:
+        if not isinstance(metadata, dict) or not isinstance(end, int):
+            raise ValueError("malformed header")
+    except Exception as exc:  # JSON, UnicodeDecode, Key, Type, Attribute... errors: all junk
+        raise ValueError(
+            f"{path} is not a dan-dice model file, or is truncated ({one_line(exc)})"
+        ) from exc
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path} is not a dan-dice model file (no {FORMAT!r} metadata)")
+    if len(data) < 8 + size + end:
+        raise ValueError(
+            f"{path} is truncated: {len(data):,} bytes, where its header announces "
+            f"{8 + size + end:,}"
+        )
+    return metadata, 8 + size
+
+
+def _check_format(path: Path, metadata: dict[str, Any]) -> int:
+    """The format version of a model file's metadata, if this dan_dice reads it."""
     version = metadata.get("format_version")
-    if version != str(FORMAT_VERSION):
+    if version not in ("1", "2"):
         raise ValueError(
             f"{path} has model format version {version}, but this dan_dice ({__version__}) "
-            f"reads version {FORMAT_VERSION} only; load it with a matching dan_dice"
+            f"reads versions 1 and {FORMAT_VERSION} only; load it with a matching dan_dice"
         )
-    try:
-        return json.loads(metadata["config"])
-    except (KeyError, ValueError) as exc:
-        raise ValueError(f"{path} is corrupted: unreadable model configuration ({exc})") from exc
+    return int(version)
+
+
+def _verify(path: Path, data: bytes, header_end: int, digest: Any) -> None:
+    """Check the whole-file checksum written by :func:`_signed`."""
+    valid = isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest)
+    header = data[:header_end]
+    if not valid or header.count(digest.encode()) != 1:
+        raise ValueError(f"{path} is corrupted: its checksum is missing or damaged")
+    blank = header.replace(digest.encode(), _ZEROS) + data[header_end:]
+    if hashlib.sha256(blank).hexdigest() != digest:
+        raise ValueError(
+            f"{path} is corrupted, or was changed after it was saved: its bytes do not match "
+            "their checksum (SHA-256)"
+        )
+
+
+def _stored(config: Any, weights: dict[str, torch.Tensor]) -> StoredModel:
+    """The parameters and fitted attributes of a configuration, every value validated (the
+    numeric parameters are checked again by the estimator's own ``_check_params``)."""
+    from .edge import check_labels, check_threshold, check_vocabulary
+
+    if not isinstance(config, dict):
+        raise ValueError("its configuration is not a JSON object")
+    params = config["params"]
+    if not isinstance(params, dict):
+        raise ValueError("its parameters are not a JSON object")
+    params = dict(params)
+    _check_params(params)
+    params["hidden_sizes"] = tuple(params["hidden_sizes"])  # JSON has no tuples
+    params.setdefault("pooling", "mean")  # files from before pooling was a choice
+    n_outputs = config["n_outputs"]
+    if not isinstance(n_outputs, int) or isinstance(n_outputs, bool):
+        raise ValueError(f"n_outputs must be an integer, got {n_outputs!r}")
+    classes = check_labels(config["classes"], config["classes_dtype"], n_outputs)
+    vocabulary = check_vocabulary(config["vocabulary"])
+    table = weights.get("embedding.weight")
+    if table is None or table.ndim != 2 or len(table) != len(vocabulary):
+        rows = None if table is None else tuple(table.shape)
+        raise ValueError(f"a vocabulary of {len(vocabulary)} tokens for an embedding table {rows}")
+    for name, weight in weights.items():
+        if not weight.is_floating_point() or not torch.isfinite(weight).all():
+            raise ValueError(f"weight {name!r} is not finite floating point ({weight.dtype})")
+    history = config["history"]
+    if (
+        not isinstance(history, list)
+        or not history
+        or not all(isinstance(h, dict) for h in history)
+    ):
+        raise ValueError("history must be a non-empty list of per-epoch records")
+    best_epoch = config["best_epoch"]
+    if not isinstance(best_epoch, int) or isinstance(best_epoch, bool):
+        raise ValueError(f"best_epoch must be an integer, got {best_epoch!r}")
+    if not 1 <= best_epoch <= len(history):
+        raise ValueError(f"best_epoch {best_epoch} is not one of the {len(history)} epochs")
+    score = config["best_validation_score"]
+    coverage = config["embedding_coverage"]
+    if not _real(score):
+        raise ValueError(f"best_validation_score must be a number, got {score!r}")
+    if not _real(coverage) or not 0 <= coverage <= 1:
+        raise ValueError(f"embedding_coverage must be in [0, 1], got {coverage!r}")
+    collapsed = config.get("collapsed", False)  # files from before collapse was flagged
+    if not isinstance(collapsed, bool):
+        raise ValueError(f"collapsed must be true or false, got {collapsed!r}")
+    fitted = {
+        "classes_": classes,
+        "vocabulary_": vocabulary,
+        "threshold_": check_threshold(config["threshold"]),
+        "best_epoch_": best_epoch,
+        "best_validation_score_": score,
+        "collapsed_": collapsed,
+        "history_": history,
+        "embedding_coverage_": coverage,
+    }
+    return StoredModel(params, weights, n_outputs, fitted)
+
+
+def _check_params(params: dict[str, Any]) -> None:
+    """The parameters that the estimator's ``_check_params`` leaves to ``fit``."""
+    from .losses import LOSSES
+
+    if not isinstance(params.get("loss"), str) or params["loss"] not in LOSSES:
+        raise ValueError(f"loss must be one of {list(LOSSES)}, got {params.get('loss')!r}")
+    if not isinstance(params.get("loss_params"), dict | None):
+        raise ValueError(f"loss_params must be null or an object, got {params['loss_params']!r}")
+    weight = params.get("class_weight")
+    if not (weight is None or weight == "balanced" or isinstance(weight, dict)):
+        raise ValueError(f"class_weight must be null, 'balanced' or an object, got {weight!r}")
+    if isinstance(weight, dict) and not all(_real(v) and v >= 0 for v in weight.values()):
+        raise ValueError(f"class_weight values must be numbers >= 0, got {weight!r}")
+    for name, kind in (("embeddings", str), ("freeze_embeddings", bool), ("hidden_sizes", list)):
+        if name in params and not isinstance(params[name], kind):
+            raise ValueError(f"{name} must be a {kind.__name__}, got {params[name]!r}")
+    device = params.get("device", "auto")
+    if not isinstance(device, str) or not (device in _DEVICES or device.startswith("cuda:")):
+        raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
+    seed = params.get("random_state")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"random_state must be an integer or null, got {seed!r}")
+
+
+def _real(value: Any) -> bool:
+    """Whether ``value`` is a JSON number (not a bool): finite, or NaN / infinite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:

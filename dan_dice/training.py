@@ -3,7 +3,11 @@
 Adam on shuffled mini-batches; after every epoch the model is scored in eval mode on the whole
 training and validation sets (loss, accuracy, F1); the epoch with the best validation score
 (F1 at the 0.5 threshold, or at the best threshold when the threshold is tuned) is restored at
-the end, and training stops early when it has not improved for ``patience`` epochs.
+the end, and training stops early when it has not improved for ``patience`` epochs and
+``patience_steps`` optimiser steps. Counting steps too matters on small data: 240 texts in
+batches of 128 are two steps an epoch, and five such epochs end training before it has learned
+anything. An epoch whose predictions have collapsed onto one class is never preferred to one
+whose predictions have not.
 """
 
 from __future__ import annotations
@@ -19,11 +23,17 @@ import torch
 from tqdm.auto import tqdm
 
 from .losses import LossFn
-from .metrics import best_threshold, scores
+from .metrics import COLLAPSE_SHARE, best_threshold, majority_share, scores
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or infinite: training cannot continue from there."""
+
+
+class CollapseWarning(UserWarning):
+    """The trained model predicts one class for (nearly) every validation text while the labels
+    are not that one-sided: a majority-class predictor, whatever its accuracy. Filter it like
+    scikit-learn's ``ConvergenceWarning``: ``warnings.simplefilter("ignore", CollapseWarning)``."""
 
 
 @dataclass
@@ -70,6 +80,8 @@ class TrainingResult:
     history: list[dict[str, float]]
     best_epoch: int
     best_score: float
+    collapsed: bool
+    """Whether the restored epoch predicts one class for the validation set (:func:`collapsed`)."""
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -109,7 +121,8 @@ def predict_logits(model: torch.nn.Module, data: PackedTexts, chunk: int = 8192)
     model.eval()
     parts = [model(part.ids, part.offsets) for part in data.chunks(chunk)]
     if not parts:  # no text: logits of the right shape, with zero rows
-        return model.head(torch.zeros(0, model.embedding.embedding_dim, device=data.ids.device))
+        width = model.mlp[0].in_features  # the pooled vector's (twice the embedding's for +max)
+        return model.head(torch.zeros(0, width, device=data.ids.device))
     return torch.cat(parts)
 
 
@@ -130,19 +143,36 @@ def evaluate(
     loss_fn: LossFn,
     data: PackedTexts,
     n_classes: int,
-    threshold: float = 0.5,
+    threshold: float | str = 0.5,
 ) -> dict[str, float]:
     """Loss over the whole set, plus accuracy, F1 and the other scores of :func:`scores` of the
-    predictions at ``threshold``; for one logit also ``tuned_f1``, the F1 at the threshold that
-    is best on this set."""
+    predictions at ``threshold`` (0.5 when it is ``"tune"``); for one logit also ``tuned_f1``,
+    the F1 at the threshold that is best on this set. ``collapsed`` (0 or 1, :func:`collapsed`)
+    judges the predictions the model will make: at the best threshold when it is tuned."""
     logits = predict_logits(model, data)
     loss = float(loss_fn(logits, loss_target(data.y, logits)))
     y = data.y.cpu().numpy()
-    predicted = logits_to_labels(logits, threshold).cpu().numpy()
+    fixed = 0.5 if threshold == "tune" else float(threshold)
+    predicted = logits_to_labels(logits, fixed).cpu().numpy()
     record = {"loss": loss, **scores(y, predicted, n_classes)}
+    used = predicted
     if logits.dim() == 1:
-        record["tuned_f1"] = best_threshold(y, torch.sigmoid(logits).cpu().numpy())[1]
+        best, record["tuned_f1"] = best_threshold(y, torch.sigmoid(logits).cpu().numpy())
+        if threshold == "tune":
+            used = logits_to_labels(logits, best).cpu().numpy()
+    record["majority_share"] = majority_share(used)
+    record["collapsed"] = float(collapsed(y, used, n_classes))
     return record
+
+
+def collapsed(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> bool:
+    """True when one class takes at least :data:`~dan_dice.metrics.COLLAPSE_SHARE` of the
+    predictions although the true labels are not that one-sided (a validation set of 99.5 %
+    negatives may rightly be predicted nearly all negative)."""
+    predicted = np.bincount(y_pred, minlength=n_classes) / max(len(y_pred), 1)
+    actual = np.bincount(y_true, minlength=n_classes) / max(len(y_true), 1)
+    top = int(predicted.argmax())
+    return bool(predicted[top] >= COLLAPSE_SHARE and actual[top] < COLLAPSE_SHARE)
 
 
 def make_optimizers(
@@ -181,6 +211,7 @@ def train(
     batch_size: int = 64,
     max_epochs: int = 30,
     patience: int = 5,
+    patience_steps: int = 0,
     weight_decay: float = 0.0,
     threshold: float | str = 0.5,
     verbose: int = 0,
@@ -188,15 +219,21 @@ def train(
     """Train ``model`` in place and restore its best epoch by validation F1, measured as the
     model will predict: at ``threshold``, or at the best threshold when it is ``"tune"``.
 
+    Training stops once the validation score has not improved for ``patience`` epochs and
+    ``patience_steps`` optimiser steps, or after ``max_epochs``. An epoch whose validation
+    predictions have collapsed onto one class (:func:`collapsed`) ranks below every epoch that
+    has not, whatever its score; between equal scores the lower validation loss wins (and
+    counts as progress), so a score that is flat early on does not end training.
+
     Randomness (initialisation done by the caller, batch order, dropout) comes from torch's
     global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
     """
     optimizers = make_optimizers(model, lr, weight_decay)
     monitor = "val_tuned_f1" if threshold == "tune" and n_classes == 2 else "val_f1"
-    fixed = 0.5 if threshold == "tune" else float(threshold)
     device = train_data.ids.device
     history: list[dict[str, float]] = []
-    best_score, best_epoch, best_state = -math.inf, 0, None
+    best_key, best_epoch, best_step, best_state = (-math.inf,) * 3, 0, 0, None
+    step = 0
     epochs = tqdm(range(1, max_epochs + 1), disable=verbose <= 0, desc="epochs", unit="ep")
     for epoch in epochs:
         model.train()
@@ -215,18 +252,25 @@ def train(
             loss.backward()
             for optimizer in optimizers:
                 optimizer.step()
-        train_scores = evaluate(model, loss_fn, train_data, n_classes, fixed)
-        val_scores = evaluate(model, loss_fn, val_data, n_classes, fixed)
+            step += 1
+        train_scores = evaluate(model, loss_fn, train_data, n_classes, threshold)
+        val_scores = evaluate(model, loss_fn, val_data, n_classes, threshold)
         record = {"epoch": epoch}
         record.update({f"train_{k}": v for k, v in train_scores.items()})
         record.update({f"val_{k}": v for k, v in val_scores.items()})
         history.append(record)
         epochs.set_postfix(loss=f"{record['train_loss']:.4f}", val_f1=f"{record['val_f1']:.4f}")
-        if record[monitor] > best_score:
-            best_score, best_epoch = record[monitor], epoch
+        key = (-record["val_collapsed"], record[monitor], -record["val_loss"])
+        if key > best_key:
+            best_key, best_epoch, best_step = key, epoch, step
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= patience:
+        elif epoch - best_epoch >= patience and step - best_step >= patience_steps:
             break
     model.load_state_dict(best_state)
     model.eval()
-    return TrainingResult(history=history, best_epoch=best_epoch, best_score=best_score)
+    return TrainingResult(
+        history=history,
+        best_epoch=best_epoch,
+        best_score=best_key[1],
+        collapsed=bool(best_key[0]),
+    )

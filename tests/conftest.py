@@ -22,6 +22,15 @@ EXTRA_WORDS = [".", "!", "?", ",", "'s", "n't", "do", "it", "is", "a"]
 TOPICS = [word for words in TOPIC_WORDS.values() for word in words]
 TINY_WORDS = list(dict.fromkeys(SPAM_WORDS + HAM_WORDS + NEUTRAL_WORDS + TOPICS + EXTRA_WORDS))
 TINY_DIM = 8
+TINY_MODEL = {
+    "hidden_sizes": (16,),
+    "max_epochs": 2,
+    "patience_steps": 0,
+    "threshold": 0.5,
+    "random_state": 0,
+}
+"""A small network, two epochs: the parameters of a quick fitted model for the file tests (pass
+``embeddings=tiny_vectors_file``)."""
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,9 +6,14 @@ cannot drift from what users really see.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+import json
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +76,158 @@ def _cli(*args: str):
     return call
 
 
+def _dan_dice(*args: str):
+    """``dan-dice ARGS`` in this process: exit status 2, one line on stderr, no traceback."""
+
+    def call():
+        from dan_dice.cli import main
+
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            status = main(list(args))
+        error = stderr.getvalue()
+        assert status == 2, error
+        assert "Traceback" not in error and error.count("\n") == 1, error
+        raise SystemExit(error)
+
+    return call
+
+
+@functools.cache
+def _fitted() -> DANClassifier:
+    return DANClassifier(**FAST).fit(X, Y)
+
+
+def _model_file(tmp: Path) -> Path:
+    return _fitted().save(tmp / "model.dandice")
+
+
+def _artifact(tmp: Path) -> Path:
+    from dan_dice.export import export_model
+
+    return export_model(_fitted(), tmp / "model.dan")
+
+
+def _changed_model_byte(tmp):
+    path = _model_file(tmp)
+    data = path.read_bytes()
+    assert b'\\"classes\\": [0, 1]' in data
+    path.write_bytes(data.replace(b'\\"classes\\": [0, 1]', b'\\"classes\\": [0, 7]'))
+    return lambda: DANClassifier.load(path)
+
+
+def _truncated_model(tmp):
+    path = _model_file(tmp)
+    path.write_bytes(path.read_bytes()[:-100])
+    return lambda: DANClassifier.load(path)
+
+
+def _model_metadata(path: Path):
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as f:
+        return {name: f.get_tensor(name) for name in f.keys()}, dict(f.metadata())  # noqa: SIM118
+
+
+def _edited_model(tmp):
+    from dan_dice.persistence import _signed
+
+    path = _model_file(tmp)
+    tensors, metadata = _model_metadata(path)
+    config = json.loads(metadata.pop("config"))
+    config["params"]["num_threads"] = 0
+    metadata.pop("sha256")
+    path.write_bytes(_signed(tensors, {**metadata, "config": json.dumps(config)}))
+    return lambda: DANClassifier.load(path)
+
+
+def _version_1_model(tmp):
+    import safetensors.torch
+
+    from dan_dice.persistence import _digest
+
+    path = _model_file(tmp)
+    tensors, metadata = _model_metadata(path)
+    config = json.loads(metadata["config"])
+    config["weights_sha256"] = _digest({k: v.numpy() for k, v in tensors.items()})
+    old = {"format": metadata["format"], "format_version": "1", "config": json.dumps(config)}
+    safetensors.torch.save_file(tensors, path, metadata=old)
+    return lambda: DANClassifier.load(path)
+
+
+def _edge(path: Path):
+    from dan_dice.edge import EdgeClassifier
+
+    return lambda: EdgeClassifier.load(path)
+
+
+def _changed_artifact_byte(tmp):
+    path = _artifact(tmp)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _members(path: Path, **changes) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = {**json.loads(members["meta.json"]), **changes}
+    return {**members, "meta.json": json.dumps(meta).encode()}
+
+
+def _resealed_artifact(tmp):
+    from dan_dice.export import package
+
+    path = _artifact(tmp)
+    path.write_bytes(package(_members(path, threshold=1.5)))
+    return _edge(path)
+
+
+def _unreadable_zip(tmp):
+    from dan_dice.edge import seal
+
+    path = _artifact(tmp)
+    data = bytearray(path.read_bytes())
+    data[8] = data[data.find(b"PK\x01\x02") + 10] = 99  # meta.json's compression method
+    path.write_bytes(seal(bytes(data)))
+    return _edge(path)
+
+
+def _version_1_artifact(tmp):
+    path = _artifact(tmp)
+    members = _members(path, format_version=1)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return _edge(path)
+
+
+def _csv(tmp: Path, rows: str) -> Path:
+    path = tmp / "data.csv"
+    path.write_text("id,message,category\n" + rows)
+    return path
+
+
+def _train_csv(tmp: Path, data: Path, out: Path, *more: str):
+    columns = ["--text-column", "message", "--label-column", "category"]
+    return _dan_dice("train", "--csv", str(data), *columns, "--out", str(out), *more)
+
+
+def _stray_byte_in_predict(tmp):
+    from dan_dice.cli import main
+
+    artifact = _artifact(tmp)
+    lines = tmp / "lines.txt"
+    lines.write_bytes(b"free prize\nna\xefve\n")
+
+    def call():
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["predict", "--model", str(artifact), str(lines)]) == 0
+
+    return call
+
+
 def _unwritable(tmp):
     (tmp / "SMSSpamCollection").write_text("ham\thello\nspam\twin cash\n")
     (tmp / "cyberbullying_tweets.csv").write_text(
@@ -91,6 +248,22 @@ CASES = {
         UserWarning,
         lambda t: _sms(t, "ham\tcafé\nspam\twin\n".encode("latin-1")),
     ),
+    "a stray non-UTF-8 byte in a UTF-8 file": (
+        UserWarning,
+        lambda t: _sms(t, "ham\tcafé\n".encode() + b"spam\twin \xa3100\n"),
+    ),
+    "UTF-16 or UTF-32 file without a byte-order mark": (
+        DatasetError,
+        lambda t: _sms(t, "ham\thi\nspam\twin\n".encode("utf-16-le")),
+    ),
+    "unquoted comma in a text that is not the last column": (
+        DatasetError,
+        lambda t: _cyber(t, "tweet_text,cyberbullying_type\nyou, idiot,age\n"),
+    ),
+    "CSV field over 131,072 characters (an unbalanced quote, mostly)": (
+        DatasetError,
+        lambda t: _cyber(t, 'tweet_text,cyberbullying_type\n"hi,age\n' + "x" * 131_072 + "\n"),
+    ),
     "NaN among texts": (ValueError, lambda t: _fit(X=["a", float("nan")], y=[0, 1])),
     "None among texts": (ValueError, lambda t: _fit(X=["a", None], y=[0, 1])),
     "number among texts": (ValueError, lambda t: _fit(X=["a", 3], y=[0, 1])),
@@ -104,13 +277,22 @@ CASES = {
     "predict before fit": (NotFittedError, lambda t: lambda: DANClassifier().predict(X)),
     "a label never seen in fit (for `score`)": (
         ValueError,
-        lambda t: lambda: DANClassifier(**FAST).fit(X, Y).score(X[:2], [0, 7]),
+        lambda t: lambda: _fitted().score(X[:2], [0, 7]),
+    ),
+    "one-class `validation_data`": (
+        ValueError,
+        lambda t: lambda: DANClassifier(**FAST).fit(X, Y, validation_data=(X[:3], [0, 0, 0])),
+    ),
+    "labels holding a surrogate pair as two code points (`save`, export)": (
+        ValueError,
+        lambda t: lambda: DANClassifier(**FAST).fit(X, ["\ud83d\ude00", "b"] * 10).save(t / "m"),
     ),
     "unknown loss name": (ValueError, lambda t: _fit(loss="nope")),
     "zero or negative learning rate": (ValueError, lambda t: _fit(lr=0)),
     "zero batch size": (ValueError, lambda t: _fit(batch_size=0)),
     "dropout of 1 or more": (ValueError, lambda t: _fit(dropout=1.0)),
     "threshold outside (0, 1)": (ValueError, lambda t: _fit(threshold=1.5)),
+    '`verbose` that is no integer >= 0 (`"yes"`)': (ValueError, lambda t: _fit(verbose="yes")),
     '`device="cuda"` without a GPU': (ValueError, lambda t: _fit(device="cuda")),
     "unreadable GloVe / word2vec file": (ValueError, _bad_vectors),
     "missing GloVe / word2vec file": (FileNotFoundError, lambda t: _fit(embeddings=str(t / "x"))),
@@ -127,6 +309,48 @@ CASES = {
     "`--threshold` neither 'tune' nor in (0, 1)": (
         SystemExit,
         lambda t: _cli("--threshold", "1.5", "--out", str(t / "r")),
+    ),
+    "`train --out` in a missing folder (checked before training)": (
+        SystemExit,
+        lambda t: _train_csv(t, _csv(t, "0,hi,ham\n1,win,spam\n"), t / "missing" / "m"),
+    ),
+    "`--out` that is a folder": (
+        SystemExit,
+        lambda t: _train_csv(t, _csv(t, "0,hi,ham\n1,win,spam\n"), t),
+    ),
+    "`--out` that is the input file, with `--overwrite`": (
+        SystemExit,
+        lambda t: _train_csv(t, _csv(t, "0,hi,ham\n"), t / "data.csv", "--overwrite"),
+    ),
+    "`train --csv` row with an unquoted comma": (
+        SystemExit,
+        lambda t: _train_csv(t, _csv(t, "0,hi,ham\n1,win, cash,spam\n"), t / "m"),
+    ),
+    "`train --csv` field over 131,072 characters": (
+        SystemExit,
+        lambda t: _train_csv(t, _csv(t, '0,"' + "x" * 131_073 + '",ham\n'), t / "m"),
+    ),
+    "a stray non-UTF-8 byte in `predict`'s input": (UserWarning, _stray_byte_in_predict),
+    "a changed byte in a model file (a label, a token, the threshold...)": (
+        ValueError,
+        _changed_model_byte,
+    ),
+    "a truncated model file": (ValueError, _truncated_model),
+    "an edited model file checksummed again (`num_threads` 0)": (ValueError, _edited_model),
+    "a changed byte in an edge artifact (meta.json, the graph, the zip itself)": (
+        ValueError,
+        lambda t: _edge(_changed_artifact_byte(t)),
+    ),
+    "edited artifact metadata sealed again (threshold 1.5)": (ValueError, _resealed_artifact),
+    "a zip that zipfile cannot read (unknown compression, encryption...)": (
+        ValueError,
+        _unreadable_zip,
+    ),
+    "a model file of format version 1 (no whole-file checksum)": (UserWarning, _version_1_model),
+    "an edge artifact of format version 1 (not sealed)": (UserWarning, _version_1_artifact),
+    "a corrupt artifact given to `dan-dice predict`": (
+        SystemExit,
+        lambda t: _dan_dice("predict", "--model", str(_changed_artifact_byte(t))),
     ),
 }
 

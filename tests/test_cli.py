@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -61,9 +62,9 @@ def lines_file(folder) -> Path:
 
 
 def test_train_saves_a_loadable_model(model):
-    from dan_dice.persistence import load_model
+    from dan_dice import DANClassifier
 
-    assert list(load_model(model).classes_) == ["ham", "spam"]
+    assert list(DANClassifier.load(model).classes_) == ["ham", "spam"]
 
 
 def test_train_prints_scores(folder, spam_csv, capsys):
@@ -74,6 +75,38 @@ def test_train_prints_scores(folder, spam_csv, capsys):
     )
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and "F1" in printed and f"saved {out}" in printed
+
+
+def test_train_three_classes_with_every_default(folder, toy_texts_3class, capsys):
+    """A 3-class CSV of string labels and no option but the columns: the default loss takes
+    three classes, and the model tells the topics apart (not a majority-class predictor)."""
+    X, y = toy_texts_3class
+    topics = np.array(["sports", "food", "tech"])[y]
+    data = _write_csv(folder / "defaults.csv", X, topics)
+    out = folder / "defaults.model"
+    command = ["train", "--csv", str(data), "--text-column", "message"]
+    assert main([*command, "--label-column", "category", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "macro-F1" in printed and "warning" not in printed
+    from dan_dice import DANClassifier
+
+    clf = DANClassifier.load(out)
+    predicted = clf.predict(X)
+    assert set(predicted) == {"sports", "food", "tech"}
+    assert np.mean(predicted == topics) >= 0.9
+
+
+def test_train_prints_the_collapse_warning(folder, toy_texts, capsys):
+    X, y = toy_texts
+    noise = np.random.default_rng(0).permutation(np.where(y == 1, "spam", "ham"))
+    data = _write_csv(folder / "noise.csv", X, noise)
+    out = folder / "noise.model"
+    command = ["train", "--csv", str(data), "--text-column", "message", "--label-column"]
+    command += ["category", "--out", str(out), "--lr", "1e-7", "--epochs", "2", "--threshold"]
+    assert main([*command, "0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: the fitted model predicts one class" in printed
+    assert f"saved {out}" in printed
 
 
 def test_export_prints_the_artifact(model, folder, capsys):
@@ -180,3 +213,206 @@ def test_predict_runs_as_a_module_without_torch(artifact, lines_file, tmp_path):
     assert rows[0] == ["label", "probability"] and len(rows) == len(LINES) + 1
     probe = [sys.executable, "-c", "import torch"]
     assert subprocess.run(probe, env=env, capture_output=True, check=False).returncode != 0
+
+
+# Reliability: readers that lose nothing, outputs checked before the work, corrupt files
+
+
+def _fails(command: list[str], capsys) -> str:
+    """Run ``command``; it must fail with one line on stderr and exit status 2."""
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("dan-dice: error: ") and error.count("\n") == 1, error
+    assert "Traceback" not in error
+    return error
+
+
+def _train_args(data: Path, out: Path) -> list[str]:
+    columns = ["--text-column", "message", "--label-column", "category", "--epochs", "1"]
+    return ["train", "--csv", str(data), *columns, "--out", str(out)]
+
+
+def test_train_csv_with_an_unquoted_comma_names_the_line(tmp_path, capsys):
+    """The text column is not the last one: an unquoted comma would cut the text short."""
+    data = tmp_path / "data.csv"
+    data.write_text("id,message,category\n0,hello there,ham\n1,free, cash now,spam\n")
+    error = _fails(_train_args(data, tmp_path / "m"), capsys)
+    assert "more fields than the header's 3, on line(s) 3" in error
+
+
+def test_train_csv_field_over_the_limit_is_a_one_line_error(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text('id,message,category\n0,hi,ham\n1,"' + "x" * 131_073 + '",spam\n')
+    error = _fails(_train_args(data, tmp_path / "m"), capsys)
+    assert "malformed CSV from line 3: field larger than field limit (131072)" in error
+
+
+def test_read_csv_keeps_every_line_whatever_the_encoding(tmp_path):
+    from dan_dice.cli import _read_csv
+
+    rows = 'id,message,category\r\n0,"café, naïve",ham\r\n1,win £100,spam\r\n'
+    for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-32"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(rows.encode(encoding))
+        assert _read_csv(path, "message", "category") == (
+            ["café, naïve", "win £100"],
+            ["ham", "spam"],
+        )
+    path = tmp_path / "stray.csv"
+    path.write_bytes(rows.encode() + b"2,na\xefve,ham\n")
+    with pytest.warns(UserWarning, match="not valid UTF-8 on line 4"):
+        texts, _ = _read_csv(path, "message", "category")
+    assert texts == ["café, naïve", "win £100", "naïve"]
+
+
+def test_read_csv_names_the_line_of_a_missing_label(tmp_path):
+    from dan_dice.cli import _read_csv
+
+    path = tmp_path / "data.csv"
+    path.write_text('id,message,category\n0,"two\nlines",ham\n1,no label,\n')
+    with pytest.raises(ValueError, match="line 4 has no 'category' value"):
+        _read_csv(path, "message", "category")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make fitting fail loudly: the commands below must stop before it."""
+    from dan_dice.estimator import DANClassifier
+
+    def fit(*args, **kwargs):
+        raise AssertionError("fit was called: the output path was not checked first")
+
+    monkeypatch.setattr(DANClassifier, "fit", fit)
+
+
+@pytest.mark.parametrize(
+    ("out", "overwrite", "message"),
+    [
+        ("{tmp}/missing_folder/m.dandice", False, "folder {tmp}/missing_folder does not exist"),
+        ("{tmp}/a_file/m.dandice", False, "folder {tmp}/a_file is not a folder"),
+        ("{tmp}", False, "cannot write {tmp}: it is a folder"),
+        ("{csv}", True, "cannot write {csv}: it is the input file"),
+    ],
+    ids=["missing-folder", "file-as-folder", "folder", "input"],
+)
+def test_train_checks_the_output_before_training(
+    spam_csv, tmp_path, capsys, no_training, out, overwrite, message
+):
+    (tmp_path / "a_file").write_text("")
+    paths = {"tmp": tmp_path, "csv": spam_csv}
+    command = _train_args(spam_csv, Path(out.format(**paths)))
+    error = _fails(command + ["--overwrite"] * overwrite, capsys)
+    assert message.format(**paths) in error
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_train_checks_the_folder_is_writable(spam_csv, tmp_path, capsys, no_training):
+    folder = tmp_path / "read_only"
+    folder.mkdir(mode=0o500)
+    try:
+        error = _fails(_train_args(spam_csv, folder / "m.dandice"), capsys)
+    finally:
+        folder.chmod(0o700)
+    assert "no file can be created in folder" in error
+
+
+def test_train_checks_the_folder_is_writable_even_as_root(
+    spam_csv, tmp_path, capsys, no_training, monkeypatch
+):
+    """Root writes in a read-only folder, but not on a read-only file system: simulated."""
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    error = _fails(_train_args(spam_csv, tmp_path / "m.dandice"), capsys)
+    assert f"no file can be created in folder {tmp_path} (Read-only file system)" in error
+
+
+def test_the_writability_probe_leaves_nothing(spam_csv, tmp_path, monkeypatch):
+    from dan_dice.cli import _check_writable
+
+    _check_writable(tmp_path / "m.dandice", overwrite=False, inputs=[spam_csv])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_checks_the_output_before_reading(model, tmp_path, capsys):
+    error = _fails(["export", str(model), str(tmp_path / "missing" / "a.dan")], capsys)
+    assert "does not exist" in error
+    error = _fails(["export", str(model), str(model), "--overwrite"], capsys)
+    assert "it is the input file" in error
+
+
+def _predict_rows(command: list[str], capsys) -> list[list[str]]:
+    assert main(command) == 0
+    return list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
+
+
+def test_predict_strips_a_byte_order_mark_from_a_file(artifact, tmp_path, capsys):
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    plain.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    marked.write_text("\n".join(LINES) + "\n", encoding="utf-8-sig")
+    expected = _predict_rows(["predict", "--model", str(artifact), str(plain)], capsys)
+    assert _predict_rows(["predict", "--model", str(artifact), str(marked)], capsys) == expected
+    for encoding in ("utf-16", "utf-32"):
+        wide = tmp_path / f"{encoding}.txt"
+        wide.write_text("\r\n".join(LINES) + "\r\n", encoding=encoding)
+        assert _predict_rows(["predict", "--model", str(artifact), str(wide)], capsys) == expected
+
+
+def test_predict_strips_a_byte_order_mark_from_stdin(artifact, monkeypatch, capsys):
+    command = ["predict", "--model", str(artifact)]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(LINES) + "\n"))
+    expected = _predict_rows(command, capsys)
+    binary = io.BytesIO(("\ufeff" + "\r\n".join(LINES) + "\r\n").encode())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(binary, encoding="utf-8"))
+    assert _predict_rows(command, capsys) == expected
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\ufeff" + "\n".join(LINES) + "\n"))
+    assert _predict_rows(command, capsys) == expected
+
+
+def test_predict_line_ends_are_those_of_text_mode(artifact, tmp_path, capsys):
+    path = tmp_path / "ends.txt"
+    path.write_bytes(b"free prize\r\nhello mom\rcash now\n\nlast line")
+    rows = _predict_rows(["predict", "--model", str(artifact), str(path)], capsys)
+    clf = EdgeClassifier.load(artifact)
+    texts = ["free prize", "hello mom", "cash now", "", "last line"]
+    assert [row[0] for row in rows] == clf.predict(texts).tolist()
+
+
+def test_predict_reads_a_stray_byte_in_its_line_alone(artifact, tmp_path, capsys):
+    path = tmp_path / "stray.txt"
+    path.write_bytes("café prize\n".encode() + b"na\xefve lunch\nhello mom\n")
+    with pytest.warns(UserWarning, match=r"stray\.txt is not valid UTF-8 on line 2"):
+        rows = _predict_rows(["predict", "--model", str(artifact), str(path)], capsys)
+    clf = EdgeClassifier.load(artifact)
+    np.testing.assert_allclose(
+        [float(row[1]) for row in rows],
+        clf.predict_proba(["café prize", "naïve lunch", "hello mom"])[:, 1],
+        atol=1e-6,
+    )
+
+
+def test_corrupt_artifacts_and_models_exit_2(artifact, model, tmp_path, capsys):
+    from dan_dice.edge import seal
+
+    data = bytearray(artifact.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    flipped = tmp_path / "flipped.dan"
+    flipped.write_bytes(bytes(data))
+    assert "checksum" in _fails(["predict", "--model", str(flipped)], capsys)
+    data = bytearray(artifact.read_bytes())
+    with zipfile.ZipFile(artifact) as archive:
+        offset = archive.getinfo("meta.json").header_offset
+    data[offset + 8] = 99  # an unknown compression method: NotImplementedError in zipfile
+    data[data.find(b"PK\x01\x02") + 10] = 99
+    odd = tmp_path / "odd.dan"
+    odd.write_bytes(seal(bytes(data)))
+    assert "not a dan-dice edge artifact" in _fails(["predict", "--model", str(odd)], capsys)
+    data = bytearray(model.read_bytes())
+    data[-7] ^= 0x01  # a weight
+    broken = tmp_path / "broken.model"
+    broken.write_bytes(bytes(data))
+    error = _fails(["export", str(broken), str(tmp_path / "a.dan")], capsys)
+    assert f"{broken} is corrupted" in error

@@ -19,6 +19,7 @@ from dan_dice.datasets import (
     load_cyberbullying,
     load_dataset,
     load_sms_spam,
+    load_stormfront,
     train_val_test_split,
 )
 
@@ -51,6 +52,25 @@ CYBER = (
     "girls can't code,gender\n"
     "null,not_cyberbullying\n"
 )
+
+
+STORMFRONT = {  # file_id -> (label, sentence); posts 10, 11, 12
+    "10_1": ("noHate", "The booklet was downloaded often ."),
+    "10_2": ("hate", "a hateful sentence about a group ."),
+    "11_1": ("relation", "they are the ones who did it ."),
+    "11_2": ("noHate", "Thanks for the link !"),
+    "12_1": ("idk/skip", "???"),
+    "12_2": ("hate", "another hateful line ."),
+}
+
+
+def write_stormfront(home: Path, rows: dict = STORMFRONT) -> Path:
+    lines = ["file_id,user_id,subforum_id,num_contexts,label"]
+    for file_id, (label, sentence) in rows.items():
+        lines.append(f"{file_id},1,2,0,{label}")
+        write(home / "stormfront" / "all_files" / f"{file_id}.txt", sentence + "\n")
+    write(home / "stormfront" / "annotations_metadata.csv", "\n".join(lines) + "\n")
+    return home
 
 
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -335,6 +355,136 @@ def test_zip_without_sms_file(tmp_path):
         load_sms_spam(tmp_path)
 
 
+# --- no silent data loss in the readers -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [
+        ("hello, world,not_cyberbullying\nok,age\n", 2),  # the text column is not the last
+        ("ok,age\nyou are, like, a bully,age\n", 3),
+        ('ok,age\n"quoted, fine",age\nnot, quoted,age\n', 4),
+    ],
+)
+def test_unquoted_comma_in_a_text_is_an_error_naming_the_line(tmp_path, rows, line):
+    path = write(tmp_path / "cyberbullying_tweets.csv", "tweet_text,cyberbullying_type\n" + rows)
+    with pytest.raises(
+        DatasetError, match=rf"more fields than the header's 2, on line\(s\) {line};"
+    ):
+        load_cyberbullying(tmp_path)
+    with pytest.raises(DatasetError) as info:
+        load_cyberbullying(tmp_path)
+    assert str(info.value).startswith(str(path))
+
+
+def test_unquoted_comma_is_counted_on_every_line(tmp_path):
+    rows = "".join(f"text {i}, with a comma,age\n" for i in range(7))
+    write(tmp_path / "cyberbullying_tweets.csv", "tweet_text,cyberbullying_type\n" + rows)
+    with pytest.raises(DatasetError, match=r"7 row\(s\) .*line\(s\) 2, 3, 4, 5, 6, \.\.\.; a text"):
+        load_cyberbullying(tmp_path)
+
+
+def test_empty_extra_fields_and_short_rows_lose_nothing(tmp_path):
+    """A trailing comma adds an empty field: nothing is lost, so the row is read."""
+    write(
+        tmp_path / "cyberbullying_tweets.csv",
+        'tweet_text,cyberbullying_type\nhello,age,\n"a, b",gender,,\n',
+    )
+    assert load_cyberbullying(tmp_path).data == ["hello", "a, b"]
+
+
+def test_kaggle_spill_columns_still_join_back(tmp_path):
+    """spam.csv's texts spill into trailing unnamed columns, past the header's width too."""
+    write(tmp_path / "spam.csv", "v1,v2,,,\nham,one, two, three, four, five\n", "latin-1")
+    assert load_sms_spam(tmp_path).data == ["one, two, three, four, five"]
+
+
+def test_a_stray_byte_spoils_only_its_own_line(tmp_path):
+    """One latin-1 byte in a UTF-8 file: the other lines keep their UTF-8 characters."""
+    content = "ham\tcafé naïve ünïcode 😀\nspam\twin £100 now\n".encode() + b"ham\tna\xefve\n"
+    path = tmp_path / "SMSSpamCollection"
+    path.write_bytes(content)
+    with pytest.warns(UserWarning, match=r"is not valid UTF-8 on line 3: read the invalid bytes"):
+        X, _ = load_sms_spam(tmp_path, return_X_y=True)
+    assert X == ["café naïve ünïcode 😀", "win £100 now", "naïve"]
+
+
+def test_stray_bytes_on_many_lines_are_counted(tmp_path):
+    lines = ["ham\tcafé"] + [f"spam\tbad \udcff {i}" for i in range(8)]
+    raw = "\n".join(lines).encode("utf-8", "surrogateescape")
+    (tmp_path / "SMSSpamCollection").write_bytes(raw)
+    with pytest.warns(UserWarning, match=r"lines 2, 3, 4, 5, 6 and 3 more"):
+        X, _ = load_sms_spam(tmp_path, return_X_y=True)
+    assert X[0] == "café" and X[1] == "bad ÿ 0"
+
+
+def test_a_legacy_spam_csv_is_read_whole_as_latin1_as_before(tmp_path):
+    """Kaggle's spam.csv is latin-1 unless it is UTF-8: bytes that happen to be valid UTF-8
+    (here "Ã©") are not decoded apart from the rest of the file."""
+    write(tmp_path / "spam.csv", "v1,v2,,,\nham,Caf\xc3\xa9 \xe9t\xe9,,,\n", "latin-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_sms_spam(tmp_path).data == ["CafÃ© été"]
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"]
+)
+def test_encodings_are_detected_from_the_byte_order_mark(tmp_path, encoding):
+    """A UTF-16 file used to be blamed on its tab format; now its mark names its encoding."""
+
+    def encode(text: str) -> bytes:
+        with_bom = encoding.endswith(("le", "be"))  # these codecs write no mark of their own
+        return (("\ufeff" + text) if with_bom else text).encode(encoding)
+
+    (tmp_path / "SMSSpamCollection").write_bytes(encode(SMS))
+    (tmp_path / "cyberbullying_tweets.csv").write_bytes(encode(CYBER))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_sms_spam(tmp_path).data == SMS_TEXTS
+        assert load_cyberbullying(tmp_path).data[:2] == [
+            "Nice show, well done #mkr",
+            "a tweet\nover two lines",
+        ]
+
+
+def test_utf16_without_byte_order_mark_is_named_as_such(tmp_path):
+    path = write(tmp_path / "SMSSpamCollection", SMS, "utf-16-le")
+    with pytest.raises(DatasetError, match="looks like UTF-16 or UTF-32 without a byte-order mark"):
+        load_sms_spam(tmp_path)
+    with pytest.raises(DatasetError, match=f"^{path} holds NUL bytes"):
+        load_sms_spam(tmp_path)
+
+
+def test_invalid_utf16_names_its_line(tmp_path):
+    raw = "ham\tone\nspam\ttwo\n".encode("utf-16") + b"\x00\xd8\x41"  # a lone high surrogate
+    (tmp_path / "SMSSpamCollection").write_bytes(raw)
+    with pytest.raises(DatasetError, match="line 3 is not valid UTF-16"):
+        load_sms_spam(tmp_path)
+
+
+def test_crlf_and_bom_are_stripped_from_csv_texts(tmp_path):
+    content = '\ufefftweet_text,cyberbullying_type\r\nhello there,age\r\n"two\r\nlines",gender\r\n'
+    write(tmp_path / "cyberbullying_tweets.csv", content)
+    X = load_cyberbullying(tmp_path).data
+    assert X == ["hello there", "two\r\nlines"]  # inside quotes, a line break is text
+
+
+def test_field_limit_is_the_same_whatever_the_process_set(tmp_path):
+    """The csv module's limit is process-wide: the loaders set theirs for each parse and put
+    the caller's back, so a text of up to FIELD_LIMIT characters always loads."""
+    import csv
+
+    long = "x" * datasets.FIELD_LIMIT
+    write(tmp_path / "cyberbullying_tweets.csv", f"tweet_text,cyberbullying_type\n{long},age\n")
+    previous = csv.field_size_limit(1000)
+    try:
+        assert load_cyberbullying(tmp_path).data == [long]
+        assert csv.field_size_limit() == 1000
+    finally:
+        csv.field_size_limit(previous)
+
+
 # --- splitting -------------------------------------------------------------------------------
 
 
@@ -372,6 +522,74 @@ def test_train_val_test_split_bad_sizes(val_size, test_size):
 # --- real data ---------------------------------------------------------------------------------
 
 
+# --- Stormfront ------------------------------------------------------------------------------
+
+
+def test_load_stormfront_leaves_out_unsure_labels(tmp_path):
+    bunch = load_stormfront(write_stormfront(tmp_path))
+    assert bunch.data == [
+        "The booklet was downloaded often .",
+        "a hateful sentence about a group .",
+        "Thanks for the link !",
+        "another hateful line .",
+    ]
+    assert bunch.target.tolist() == [0, 1, 0, 1]
+    assert bunch.groups.tolist() == ["10", "10", "11", "12"]
+    assert bunch.target_names == ["noHate", "hate"]
+    assert "4 forum sentences from 3 posts, 2 of them hate" in bunch.DESCR
+
+
+def test_load_stormfront_keep_unsure_reads_them_as_not_hate(tmp_path):
+    X, y = load_stormfront(write_stormfront(tmp_path), keep_unsure=True, return_X_y=True)
+    assert len(X) == 6
+    assert y.tolist() == [0, 1, 0, 0, 0, 1]
+
+
+def test_load_dataset_stormfront(tmp_path):
+    assert len(load_dataset("stormfront", write_stormfront(tmp_path)).data) == 4
+
+
+def test_stormfront_not_found_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="Vicomtech/hate-speech-dataset"):
+        load_stormfront(tmp_path)
+
+
+def test_stormfront_missing_sentence_file_names_it(tmp_path):
+    write_stormfront(tmp_path)
+    (tmp_path / "stormfront" / "all_files" / "11_2.txt").unlink()
+    with pytest.raises(DatasetError, match=r"line 5 names '11_2'.*11_2.txt is missing"):
+        load_stormfront(tmp_path)
+
+
+def test_stormfront_unknown_label_is_an_error(tmp_path):
+    write_stormfront(tmp_path, {"1_1": ("maybe", "text")})
+    with pytest.raises(DatasetError, match=r"unknown label.*'maybe'"):
+        load_stormfront(tmp_path)
+
+
+def test_group_split_keeps_each_group_on_one_side():
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 300, size=2000)
+    y = (rng.random(2000) < 0.15).astype(int)
+    X = [f"text {i}" for i in range(2000)]
+    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, groups=groups)
+    side = {}
+    for part, texts in (("train", X_train), ("val", X_val), ("test", X_test)):
+        for text in texts:
+            group = groups[int(text.split()[1])]
+            assert side.setdefault(group, part) == part
+    assert sorted(X_train + X_val + X_test) == sorted(X)
+    for part, size in ((X_train, 0.6), (X_val, 0.2), (X_test, 0.2)):
+        assert len(part) / 2000 == pytest.approx(size, abs=0.03)
+    for labels in (y_train, y_val, y_test):
+        assert labels.mean() == pytest.approx(0.15, abs=0.03)
+
+
+def test_group_split_needs_one_group_per_example():
+    with pytest.raises(ValueError, match="groups has 2 entries for 3 examples"):
+        train_val_test_split(["a", "b", "c"], [0, 1, 0], groups=[1, 2])
+
+
 def real_home(filename: str) -> Path:
     """Folder holding the real `filename` ($DAN_DICE_DATA, else ./data); skip when absent."""
     home = get_data_home()
@@ -405,3 +623,13 @@ def test_real_cyberbullying():
     X, y = load_cyberbullying(home, return_X_y=True)
     assert len(X) == 47_692
     assert y.sum() == 47_692 - 7_945
+
+
+@pytest.mark.realdata
+def test_real_stormfront():
+    home = real_home("stormfront/annotations_metadata.csv")
+    bunch = load_stormfront(home)
+    assert len(bunch.data) == 9_507 + 1_196
+    assert bunch.target.sum() == 1_196
+    assert len(set(bunch.groups)) > 4_000
+    assert all(text.strip() for text in bunch.data)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_MODEL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
-from dan_dice.export import export_model
+from dan_dice.export import export_model, package
 from dan_dice.text import Vocabulary, _ChunkIds, tokenize
 
 BLOCKED = ("torch", "sklearn", "onnx", "pandas", "safetensors", "scipy")
@@ -29,7 +32,16 @@ def artifact(tmp_path_factory, toy_texts, tiny_vectors) -> Path:
     vectors = folder / "tiny.txt"
     vectors.write_text("".join(" ".join([w, *map(str, v)]) + "\n" for w, v in tiny_vectors.items()))
     X, y = toy_texts
-    clf = DANClassifier(embeddings=vectors, max_epochs=3, random_state=0).fit(X, y)
+    clf = DANClassifier(
+        embeddings=vectors,
+        loss="ce",
+        threshold=0.4,
+        pooling="attention+max",  # masks padding twice: the most involved graph
+        lr=1e-2,
+        max_epochs=5,  # learns the task (fewer epochs or a smaller rate collapse onto one class)
+        patience_steps=0,
+        random_state=0,
+    ).fit(X, y)
     return export_model(clf, folder / "model.dan", quantize="int8")
 
 
@@ -118,10 +130,15 @@ def test_missing_artifact(tmp_path):
         EdgeClassifier.load(tmp_path / "absent.dan")
 
 
-def _rewrite(source: Path, target: Path, **members: bytes) -> Path:
-    """A copy of the artifact ``source`` with some members replaced."""
+def _rewrite(source: Path, target: Path, *, seal: bool = True, **members: bytes) -> Path:
+    """A copy of the artifact ``source`` with some members replaced; ``seal`` writes its
+    whole-file checksum again, as a deliberate edit could, so that the checks after the
+    checksum are the ones tested."""
     with zipfile.ZipFile(source) as archive:
         contents = {name: archive.read(name) for name in archive.namelist()}
+    if seal:
+        target.write_bytes(package({**contents, **members}))
+        return target
     with zipfile.ZipFile(target, "w") as archive:
         for name, data in {**contents, **members}.items():
             archive.writestr(name, data)
@@ -171,15 +188,30 @@ def test_artifact_without_metadata(artifact, tmp_path):
     ("changes", "message"),
     [
         ({"format": "something-else"}, "not a dan-dice edge artifact"),
-        ({"format_version": 2}, "edge format version 2"),
+        ({"format_version": 3}, "edge format version 3"),
+        ({"format_version": True}, "edge format version True"),
         ({"tokenizer": "0123456789abcdef"}, "different tokenizer"),
         ({"classes_dtype": "not a dtype"}, "invalid metadata"),
+        ({"pooling": "median"}, r"changed\.dan uses pooling 'median', which this runtime"),
+        ({"pooling": None}, "uses pooling None"),
     ],
 )
 def test_incompatible_metadata(artifact, tmp_path, changes, message):
     path = _rewrite(artifact, tmp_path / "changed.dan", **{"meta.json": _meta(artifact, **changes)})
     with pytest.raises(ValueError, match=message):
         EdgeClassifier.load(path)
+
+
+def test_pooling_is_read_and_defaults_to_the_mean(edge, artifact, tmp_path):
+    assert edge.pooling == "attention+max"
+    with zipfile.ZipFile(artifact) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    del meta["pooling"]  # as written before there were other poolings: format version 1
+    meta["format_version"] = 1
+    members = {"meta.json": json.dumps(meta).encode()}
+    path = _rewrite(artifact, tmp_path / "old.dan", seal=False, **members)
+    with pytest.warns(UserWarning, match="format version 1"):
+        assert EdgeClassifier.load(path).pooling == "mean"
 
 
 def test_invalid_onnx_model(artifact, tmp_path):
@@ -199,3 +231,192 @@ def test_memoized_encoding_equals_tokenize(texts):
         assert vocab.encode(text) == expected
         end = offsets[i + 1] if i + 1 < len(texts) else len(ids)
         assert ids[offsets[i] : end].tolist() == expected
+
+
+# Integrity: the seal over the whole artifact, then every value of meta.json validated
+
+
+def _flip(path: Path, target: Path, offset: int) -> Path:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_artifact_is_sealed(artifact):
+    from dan_dice.edge import SEAL
+
+    data = artifact.read_bytes()
+    assert data[-64 - len(SEAL) : -64] == SEAL
+    assert data[-64:] == hashlib.sha256(data[:-64]).hexdigest().encode()
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["zip date", "zip version", "meta.json", "model.onnx", "central directory", "the digest"],
+)
+def test_any_flipped_byte_fails_the_seal(artifact, tmp_path, where):
+    """Even bytes zipfile ignores (a member's date, the version that made it) are sealed."""
+    with zipfile.ZipFile(artifact) as archive:
+        meta, onnx_member = archive.getinfo("meta.json"), archive.getinfo("model.onnx")
+    offsets = {
+        "zip date": meta.header_offset + 10,
+        "zip version": meta.header_offset + 4,
+        "meta.json": meta.header_offset + 30 + len(meta.filename) + meta.compress_size // 2,
+        "model.onnx": onnx_member.header_offset + 30 + len("model.onnx") + 100,
+        "central directory": len(artifact.read_bytes()) - 80 - 22 - 10,
+        "the digest": len(artifact.read_bytes()) - 1,
+    }
+    path = _flip(artifact, tmp_path / "flipped.dan", offsets[where])
+    with pytest.raises(ValueError, match=r"flipped\.dan is corrupted.*checksum"):
+        EdgeClassifier.load(path)
+
+
+def test_a_damaged_seal_is_not_read_as_version_1(artifact, tmp_path):
+    path = _flip(artifact, tmp_path / "unsealed.dan", len(artifact.read_bytes()) - 70)
+    with pytest.raises(ValueError, match=r"checksum \(the zip comment.*\) is missing or damaged"):
+        EdgeClassifier.load(path)
+
+
+@pytest.mark.parametrize("changes", [{"threshold": 0.99}, {"pad_id": 1}, {"classes": [1, 0]}])
+def test_edited_metadata_without_the_seal_is_refused(artifact, tmp_path, changes):
+    members = {"meta.json": _meta(artifact, **changes)}
+    path = _rewrite(artifact, tmp_path / "edited.dan", seal=False, **members)
+    with pytest.raises(ValueError, match="is corrupted: its checksum"):
+        EdgeClassifier.load(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"threshold": 1.5}, r"threshold must be a number in \(0, 1\), got 1.5"),
+        ({"threshold": 0}, r"threshold must be a number in \(0, 1\), got 0"),
+        ({"threshold": True}, r"threshold must be a number in \(0, 1\), got True"),
+        ({"threshold": "0.4"}, r"threshold must be a number in \(0, 1\)"),
+        ({"pad_id": 3}, "pad_id must be"),
+        ({"pad_id": 0}, "pad_id must be"),
+        ({"pad_id": 10.0}, "pad_id must be"),
+        ({"vocabulary": ["<unk>", "free", "free"]}, "distinct tokens"),
+        ({"vocabulary": ["free", "<unk>"]}, "starting with '<unk>'"),
+        ({"vocabulary": ["<unk>", None]}, "list of strings"),
+        ({"classes": [0, 0]}, "distinct and sorted"),
+        ({"classes": [1, 0]}, "distinct and sorted"),
+        ({"classes": [0, 1, 2]}, "3 classes for 1 network outputs"),
+        ({"classes": [0.0, 1.0]}, "do not keep their values"),
+        ({"classes_dtype": "|b1"}, "do not keep their values"),
+        ({"classes_dtype": "<U0"}, "do not keep their values"),
+        ({"n_outputs": 2}, "2 classes for 2 network outputs"),
+        ({"quantization": "int4"}, "quantization must be one of"),
+        ({"quantization": None}, None),  # well-formed, but not this graph's: see below
+    ],
+    ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None,
+)
+def test_sealed_but_invalid_metadata_is_refused(artifact, tmp_path, changes, message):
+    path = _rewrite(artifact, tmp_path / "edited.dan", **{"meta.json": _meta(artifact, **changes)})
+    if message is None:
+        EdgeClassifier.load(path)  # the quantization is information only: it still predicts
+        return
+    with pytest.raises(ValueError, match=rf"edited\.dan has invalid metadata: .*{message}"):
+        EdgeClassifier.load(path)
+
+
+def test_missing_metadata_key_is_refused(artifact, tmp_path):
+    with zipfile.ZipFile(artifact) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    del meta["threshold"]
+    path = _rewrite(artifact, tmp_path / "edited.dan", **{"meta.json": json.dumps(meta).encode()})
+    with pytest.raises(ValueError, match="has invalid metadata: missing 'threshold'"):
+        EdgeClassifier.load(path)
+
+
+def test_graph_not_matching_the_labels_is_refused(artifact, tmp_path):
+    meta = _meta(artifact, classes=[0, 1, 2], n_outputs=3)  # consistent, but the graph has 2
+    path = _rewrite(artifact, tmp_path / "edited.dan", **{"meta.json": meta})
+    with pytest.raises(ValueError, match="graph that does not match its metadata"):
+        EdgeClassifier.load(path)
+
+
+def test_version_1_artifacts_have_every_value_validated(artifact, tmp_path):
+    """Unsealed (version 1) artifacts load with a warning, but an edited threshold or padding
+    id, which would change predictions, is still refused."""
+    for changes in ({"threshold": 1.5}, {"pad_id": 7}):
+        meta = _meta(artifact, format_version=1, **changes)
+        path = _rewrite(artifact, tmp_path / "old.dan", seal=False, **{"meta.json": meta})
+        with (
+            pytest.warns(UserWarning, match="format version 1"),
+            pytest.raises(ValueError, match="invalid metadata"),
+        ):
+            EdgeClassifier.load(path)
+    path = _rewrite(
+        artifact,
+        tmp_path / "old.dan",
+        seal=False,
+        **{"meta.json": _meta(artifact, format_version=1)},
+    )
+    with pytest.warns(UserWarning, match="export the model again"):
+        old = EdgeClassifier.load(path)
+    np.testing.assert_array_equal(old.predict_proba(["free prize"]), _edge(artifact))
+
+
+def _edge(artifact: Path) -> np.ndarray:
+    return EdgeClassifier.load(artifact).predict_proba(["free prize"])
+
+
+def _resealed(data: bytes) -> bytes:
+    from dan_dice.edge import seal
+
+    return seal(data)
+
+
+@pytest.mark.parametrize(
+    "patches",
+    [
+        [("local", 8, 99), ("central", 10, 99)],  # NotImplementedError: compression method
+        [("local", 6, 0x01), ("central", 8, 0x01)],  # RuntimeError: encrypted, needs a password
+        [("central", 6, 0xFF)],  # NotImplementedError: zip file version 25.5
+        [("local", 26, 0xFF)],  # BadZipFile: the names of the header and directory differ
+        [("end", 17, 0x7F)],  # the directory's offset past the end: a negative seek
+    ],
+    ids=["method", "encrypted", "version", "name", "offset"],
+)
+def test_zip_oddities_are_value_errors(artifact, tmp_path, patches):
+    """Bytes zipfile trips on with NotImplementedError, RuntimeError, OSError, ValueError...,
+    sealed again so that the reader gets past the checksum: each is a ValueError naming the
+    file (and exit status 2 in ``dan-dice predict``)."""
+    data = bytearray(artifact.read_bytes())
+    with zipfile.ZipFile(artifact) as archive:
+        local = archive.getinfo("meta.json").header_offset
+    starts = {"local": local, "central": data.find(b"PK\x01\x02"), "end": data.rfind(b"PK\x05\x06")}
+    for where, field, value in patches:
+        data[starts[where] + field] = value
+    path = tmp_path / "odd.dan"
+    path.write_bytes(_resealed(bytes(data)))
+    with pytest.raises(ValueError, match=r"odd\.dan is not a dan-dice edge artifact"):
+        EdgeClassifier.load(path)
+
+
+def test_huge_member_claims_are_refused_before_reading(artifact, tmp_path):
+    data = bytearray(artifact.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    data[central + 24 : central + 28] = (2**32 - 1).to_bytes(4, "little")  # uncompressed size
+    path = tmp_path / "huge.dan"
+    path.write_bytes(_resealed(bytes(data)))
+    with pytest.raises(ValueError, match="not a dan-dice edge artifact, or it is corrupted"):
+        EdgeClassifier.load(path)
+
+
+def test_lone_surrogates_survive_export(tiny_vectors_file, tmp_path):
+    """Tokens that are lone surrogates (texts decoded with surrogateescape) are exported as
+    JSON escapes and read back unchanged: the runtime encodes texts as training did."""
+    X = ["free prize \udce9 now", "hello \ud800 mom", "win cash \udce9", "lunch \ud800 home"] * 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a collapse warning, maybe: no matter here
+        clf = DANClassifier(embeddings=tiny_vectors_file, **TINY_MODEL).fit(
+            X, ["a\udc80", "b"] * 12
+        )
+    edge = EdgeClassifier.load(export_model(clf, tmp_path / "model.dan"))
+    assert "\udce9" in edge._vocabulary.tokens
+    assert edge.classes_.tolist() == ["a\udc80", "b"]
+    texts = [*X[:4], "\udce9 \ud800", "\udce9"]
+    np.testing.assert_allclose(edge.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
+    assert edge.predict(texts).tolist() == clf.predict(texts).tolist()

@@ -1,11 +1,13 @@
 """Tests for dan_dice.estimator.DANClassifier: the scikit-learn API on tiny synthetic corpora."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import HAM_WORDS, NEUTRAL_WORDS, SPAM_WORDS
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, f1_score
@@ -14,15 +16,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from dan_dice.estimator import DANClassifier
+from dan_dice.pooling import POOLINGS
+from dan_dice.training import CollapseWarning
 
 FAST = {
     "hidden_sizes": (16,),
     "max_epochs": 4,
+    "patience_steps": 0,
+    "threshold": 0.5,
     "lr": 0.03,
     "batch_size": 32,
     "device": "cpu",
     "random_state": 0,
 }
+"""A small, quick network and schedule; the tests of the defaults themselves are below."""
 
 
 def fast(**params) -> DANClassifier:
@@ -459,10 +466,111 @@ def test_fit_on_cuda_without_gpu_is_a_clear_error(toy_texts):
         fast(device="cuda").fit(X, y)
 
 
-def test_default_loss_is_binary_only(toy_texts_3class):
+def test_binary_only_loss_refuses_three_classes(toy_texts_3class):
     X, y = toy_texts_3class
     with pytest.raises(ValueError, match=r"binary-only.*multi-class losses"):
-        fast().fit(X, y)
+        fast(loss="dice").fit(X, y)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_every_pooling_learns_the_toy_task(pooling, toy_texts):
+    X, y = toy_texts
+    clf = fast(pooling=pooling, max_epochs=6).fit(X, y)
+    assert clf.module_.pooling == pooling
+    assert f1_score(y, clf.predict(X)) >= 0.9
+
+
+def test_unknown_pooling_is_refused(toy_texts):
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        fast(pooling="sum").fit(*toy_texts)
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_balanced_class_weight_is_the_weighted_loss(loss, toy_texts):
+    """class_weight="balanced" trains exactly as the class-weighted loss (wce, wbce) does."""
+    X, y = toy_texts
+    weighted = {"ce": "wce", "bce": "wbce"}[loss]
+    a = fast(loss=loss, class_weight="balanced", max_epochs=2).fit(X, y)
+    b = fast(loss=weighted, max_epochs=2).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_class_weight_dict_by_label(toy_texts):
+    """A dict maps labels (not codes) to weights; {neg: 1, pos: 4} moves P(positive) up."""
+    X, y = toy_texts
+    labels = np.where(y == 1, "spam", "ham")
+    plain = fast(max_epochs=2).fit(X, labels)
+    heavy = fast(class_weight={"spam": 4.0}, max_epochs=2).fit(X, labels)
+    assert heavy.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "loss", "message"),
+    [
+        ("balanced", "dice", "class_weight applies to the losses bce, ce"),
+        ("balanced", "wbce", "already class-weighted"),
+        ("uniform", "ce", "must be None, 'balanced' or a dict"),
+        ({"nope": 2.0}, "ce", r"labels not in y: \['nope'\]"),
+        ({1: -1.0}, "ce", "finite numbers >= 0"),
+    ],
+)
+def test_bad_class_weight_is_a_clear_error(class_weight, loss, message, toy_texts):
+    with pytest.raises(ValueError, match=message):
+        fast(loss=loss, class_weight=class_weight).fit(*toy_texts)
+
+
+# The defaults, as a user meets them (every parameter left as it is).
+
+
+def keyword_texts(seed: int, n: int = 300) -> tuple[list[str], np.ndarray]:
+    """``n`` short texts, 25 % positive, told apart by a few keywords among common words."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.r_[np.ones(n // 4, dtype=int), np.zeros(n - n // 4, dtype=int)])
+    words = {1: SPAM_WORDS, 0: HAM_WORDS}
+    X = [
+        " ".join(rng.permutation([*rng.choice(words[label], 2), *rng.choice(NEUTRAL_WORDS, 4)]))
+        for label in y
+    ]
+    return X, y
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_defaults_learn_300_keyword_texts(seed):
+    """The first fit a user makes: 300 texts, every default. Before dan-dice 0.2 three seeds of
+    five stopped after ~10 optimiser steps and kept a one-class model."""
+    X, y = keyword_texts(seed)
+    X_test, y_test = keyword_texts(seed + 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CollapseWarning)
+        clf = DANClassifier(random_state=seed).fit(X, y)
+    assert not clf.collapsed_
+    assert f1_score(y_test, clf.predict(X_test)) >= 0.9
+
+
+def test_defaults_fit_three_classes(toy_texts_3class):
+    X, y = toy_texts_3class
+    clf = DANClassifier(random_state=0).fit(X, y)
+    assert f1_score(y, clf.predict(X), average="macro") >= 0.9
+
+
+def test_a_collapsed_model_warns(toy_texts):
+    """Labels unrelated to the texts and a learning rate too small to move anything: the model
+    predicts the majority class for every text, and fit says so."""
+    X, y = toy_texts
+    noise = np.random.default_rng(0).permutation(y)
+    with pytest.warns(CollapseWarning, match=r"predicts one class for 100.0% of the validation"):
+        clf = fast(lr=1e-7, max_epochs=2).fit(X, noise)
+    assert clf.collapsed_
+
+
+def test_collapse_warning_is_a_filterable_user_warning(toy_texts):
+    assert issubclass(CollapseWarning, UserWarning)
+    X, y = toy_texts
+    noise = np.random.default_rng(0).permutation(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", CollapseWarning)
+        fast(lr=1e-7, max_epochs=2).fit(X, noise)
 
 
 def test_score_rejects_labels_never_seen_in_fit(binary, toy_texts):
@@ -506,3 +614,76 @@ def test_sms_spam_test_f1(real_data_home):
     X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, random_state=0)
     clf = DANClassifier(random_state=0).fit(X_train, y_train, validation_data=(X_val, y_val))
     assert f1_score(y_test, clf.predict(X_test)) >= 0.90
+
+
+# Edge cases: clear errors or correct behaviour
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0], [1, 1, 1]], ids=["negatives", "positives"])
+def test_one_class_validation_data_is_refused(toy_texts, labels):
+    """Its F1 would stay 0 (or 1): epoch 1 and a meaningless threshold would be kept."""
+    X, y = toy_texts
+    with pytest.raises(ValueError, match=rf"validation_data has a single class \({labels[0]}\)"):
+        fast().fit(X, y, validation_data=(X[:3], labels))
+
+
+def test_validation_data_of_two_of_three_classes_is_accepted(toy_texts_3class):
+    X, y = toy_texts_3class
+    clf = fast(loss="ce", max_epochs=1).fit(X, y, validation_data=(X[:4], [0, 1, 0, 1]))
+    assert len(clf.history_) == 1
+
+
+@pytest.mark.parametrize("verbose", ["yes", -1, 1.5, None])
+def test_verbose_must_be_a_non_negative_integer(toy_texts, verbose):
+    X, y = toy_texts
+    with pytest.raises(ValueError, match="verbose must be an integer >= 0"):
+        fast(verbose=verbose).fit(X, y)
+
+
+def test_verbose_accepts_a_bool(toy_texts, capsys):
+    X, y = toy_texts
+    fast(verbose=True, max_epochs=1).fit(X, y)
+    fast(verbose=np.int64(0), max_epochs=1).fit(X, y)
+
+
+def test_score_accepts_generators(binary, toy_texts):
+    X, y = toy_texts
+    expected = binary.score(X, y)
+    assert binary.score((text for text in X), y) == expected
+    assert binary.score(iter(X), iter(y.tolist())) == expected
+    weights = np.ones(len(y))
+    assert binary.score(X, y, sample_weight=iter(weights)) == expected
+
+
+def test_fit_accepts_generators(toy_texts):
+    X, y = toy_texts
+    clf = fast(max_epochs=1).fit((text for text in X), iter(y.tolist()))
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+
+
+def test_save_overwrite_true_as_documented(binary, toy_texts_3class, tmp_path):
+    path = binary.save(tmp_path / "model.dandice")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        binary.save(path)
+    X, y = toy_texts_3class
+    other = fast(loss="ce", max_epochs=1).fit(X, y)
+    assert other.save(path, overwrite=True) == path
+    assert len(DANClassifier.load(path).classes_) == 3
+
+
+def test_lone_surrogates_survive_save_and_export(tmp_path):
+    """Texts decoded with surrogateescape (undecodable bytes) hold lone surrogates: they are
+    tokens like any symbol, and the model saves, loads and exports with them unchanged."""
+    from dan_dice.edge import EdgeClassifier
+    from dan_dice.export import export_model
+
+    X = [
+        f"free prize {c}" if i % 2 else f"hello mom {c}" for i, c in enumerate("\udce9\ud800" * 20)
+    ]
+    y = [i % 2 for i in range(40)]
+    clf = fast(max_epochs=2).fit(X, y)
+    assert "\udce9" in clf.vocabulary_.tokens and "\ud800" in clf.vocabulary_.tokens
+    loaded = DANClassifier.load(clf.save(tmp_path / "model.dandice"))
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    edge = EdgeClassifier.load(export_model(clf, tmp_path / "model.dan"))
+    np.testing.assert_allclose(edge.predict_proba(X), clf.predict_proba(X), atol=1e-5)

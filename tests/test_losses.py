@@ -174,6 +174,45 @@ def test_wce_on_binary_task_is_wbce():
     assert value(wce, Z, Y) == pytest.approx(value(wbce, Z, Y))
 
 
+# class_weight: the cross-entropy losses in their class-weighted forms.
+
+
+@pytest.mark.parametrize(("loss", "weighted"), [("ce", "wce"), ("bce", "wbce")])
+def test_balanced_class_weight_is_the_weighted_loss(loss, weighted):
+    a = get_loss(loss, Y_1TO3, 2, class_weight="balanced")
+    b = get_loss(weighted, Y_1TO3, 2)
+    assert type(a) is type(b)
+    assert a.class_weight.tolist() == pytest.approx(b.class_weight.tolist())
+
+
+def test_explicit_class_weights():
+    loss = get_loss("ce", np.array([0, 1, 2]), 3, class_weight=[1.0, 2.0, 0.5])
+    assert loss.class_weight.tolist() == [1.0, 2.0, 0.5]
+    logits, target = torch.zeros(2, 3, dtype=torch.float64), torch.tensor([1, 2])
+    assert value(loss, logits, target) == pytest.approx((2.0 + 0.5) / 2 * LN3)
+
+
+@pytest.mark.parametrize(
+    ("loss", "class_weight", "message"),
+    [
+        ("dice", "balanced", "applies to the losses bce, ce, not to 'dice'"),
+        ("wce", "balanced", "already class-weighted"),
+        ("ce", "inverse", "must be 'balanced' or weights"),
+        ("ce", [1.0], "must be 2 finite weights >= 0"),
+        ("ce", [1.0, math.nan], "must be 2 finite weights >= 0"),
+        ("bce", [1.0, -2.0], "must be 2 finite weights >= 0"),
+    ],
+)
+def test_bad_class_weight(loss, class_weight, message):
+    with pytest.raises(ValueError, match=message):
+        get_loss(loss, Y_1TO3, 2, class_weight=class_weight)
+
+
+def test_class_weight_of_a_callable_loss_is_refused():
+    with pytest.raises(ValueError, match="only apply to a named loss"):
+        get_loss(lambda z, y: z.sum(), Y_1TO3, 2, class_weight="balanced")
+
+
 # The collapse of the published self-adjusting Dice, and the fix.
 
 
@@ -377,15 +416,19 @@ def test_defaults():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_published_dsc_collapses_on_sms_and_the_fixed_form_does_not(real_data_home):
+    """Trained as the study grid trains (its network, threshold 0.5); the estimator's defaults
+    (tuned threshold, collapse-aware epoch choice) would hide the loss's own collapse."""
     from dan_dice import DANClassifier
     from dan_dice.datasets import load_sms_spam, train_val_test_split
+    from dan_dice.experiments import STUDY_PARAMS
     from dan_dice.metrics import is_collapsed, scores
 
     X, y = load_sms_spam(real_data_home, return_X_y=True)
     X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y)
+    study = {**STUDY_PARAMS, "threshold": 0.5, "max_epochs": 30}
     for seed in (0, 1):
         predicted = {
-            loss: DANClassifier(loss=loss, random_state=seed)
+            loss: DANClassifier(loss=loss, random_state=seed, **study)
             .fit(X_train, y_train, validation_data=(X_val, y_val))
             .predict(X_test)
             for loss in ("dsc_published", "dsc")

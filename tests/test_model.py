@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from dan_dice.model import DAN
+from dan_dice.pooling import POOLINGS
 
 # Texts in the packed layout: [1, 2, 3], [4], [2, 2, 5, 6, 7, 1], [3, 1]
 IDS = torch.tensor([1, 2, 3, 4, 2, 2, 5, 6, 7, 1, 3, 1])
@@ -68,7 +69,7 @@ def test_eval_average_is_exact_mean_of_token_vectors():
     table = model.embedding.weight.detach()
     expected = torch.stack([table[ids].mean(0) for ids in TEXTS])
     with torch.no_grad():
-        torch.testing.assert_close(model.average(IDS, OFFSETS), expected)
+        torch.testing.assert_close(model.pool(IDS, OFFSETS), expected)
 
 
 def one_hot_dan(word_dropout: float) -> DAN:
@@ -79,7 +80,7 @@ def one_hot_dan(word_dropout: float) -> DAN:
 def test_word_dropout_is_off_in_eval_mode():
     model = one_hot_dan(word_dropout=0.9).eval()
     with torch.no_grad():
-        first, second = model.average(IDS, OFFSETS), model.average(IDS, OFFSETS)
+        first, second = model.pool(IDS, OFFSETS), model.pool(IDS, OFFSETS)
     torch.testing.assert_close(first, second)
     torch.testing.assert_close(first.sum(1), torch.ones(4))
     assert (first[2] > 0).sum() == 5  # all five distinct tokens of text 2 are kept
@@ -89,8 +90,8 @@ def test_word_dropout_drops_tokens_in_train_mode():
     model = one_hot_dan(word_dropout=0.5).train()
     torch.manual_seed(0)
     with torch.no_grad():
-        averages = torch.cat([model.average(IDS, OFFSETS) for _ in range(20)])
-    full = one_hot_dan(0.5).eval().average(IDS, OFFSETS).detach().repeat(20, 1)
+        averages = torch.cat([model.pool(IDS, OFFSETS) for _ in range(20)])
+    full = one_hot_dan(0.5).eval().pool(IDS, OFFSETS).detach().repeat(20, 1)
     assert not torch.allclose(averages, full)
 
 
@@ -99,7 +100,7 @@ def test_word_dropout_never_empties_a_text():
     torch.manual_seed(0)
     with torch.no_grad():
         for _ in range(50):
-            averages = model.average(IDS, OFFSETS)
+            averages = model.pool(IDS, OFFSETS)
             torch.testing.assert_close(averages.sum(1), torch.ones(4))
             for text, row in zip(TEXTS, averages, strict=True):
                 kept = row.nonzero().flatten()
@@ -140,3 +141,69 @@ def test_training_unfrozen_embeddings_leaves_the_input_array_unchanged():
     model(IDS, OFFSETS).sum().backward()
     optimizer.step()
     np.testing.assert_array_equal(embeddings, np.ones((8, 4)))
+
+
+# Poolings other than the mean.
+
+
+def reference_pool(table: torch.Tensor, ids: list[int], pooling: str, v: torch.Tensor):
+    """One text's pooled vector, written out plainly."""
+    vectors = table[ids]
+    weights = torch.softmax(vectors @ v, 0)
+    parts = {
+        "mean": vectors.mean(0),
+        "attention": (weights[:, None] * vectors).sum(0),
+        "max": vectors.max(0).values,
+    }
+    return torch.cat([parts[name] for name in pooling.split("+")])
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_eval_pooling_matches_its_definition(pooling):
+    model = make_dan(pooling=pooling).eval()
+    if pooling.startswith("attention"):
+        with torch.no_grad():
+            model.attention.copy_(torch.tensor([1.5, -2.0, 0.5, 1.0]))
+    table, v = model.embedding.weight.detach(), getattr(model, "attention", torch.zeros(4))
+    expected = torch.stack([reference_pool(table, ids, pooling, v.detach()) for ids in TEXTS])
+    with torch.no_grad():
+        torch.testing.assert_close(model.pool(IDS, OFFSETS), expected)
+
+
+def test_untrained_attention_is_the_mean():
+    """The scoring vector starts at zero: equal weights, so training starts from the DAN."""
+    attention, mean = make_dan(pooling="attention").eval(), make_dan(pooling="mean").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(attention(IDS, OFFSETS), mean(IDS, OFFSETS))
+
+
+@pytest.mark.parametrize("pooling", ["attention", "max", "attention+max"])
+def test_word_dropout_drops_tokens_from_every_pooling(pooling):
+    """In training mode a dropped token must not reach the pooled vector: with a one-hot table
+    every pooled vector's support is the set of tokens kept, never empty."""
+    torch.manual_seed(0)
+    model = DAN(np.eye(8, dtype=np.float32), hidden_sizes=(), word_dropout=0.5, pooling=pooling)
+    model.train()
+    with torch.no_grad():
+        pooled = model.pool(IDS, OFFSETS)[:, :8]
+    supports = [set(torch.nonzero(row > 0).flatten().tolist()) for row in pooled]
+    for ids, support in zip(TEXTS, supports, strict=True):
+        assert support and support <= set(ids)
+    assert any(support != set(ids) for ids, support in zip(TEXTS, supports, strict=True))
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_fine_tuned_embeddings_get_sparse_gradients(pooling):
+    """SparseAdam needs sparse gradients on the table, whatever the pooling."""
+    model = make_dan(pooling=pooling, freeze_embeddings=False)
+    model(IDS, OFFSETS).sum().backward()
+    assert model.embedding.weight.grad.is_sparse
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        make_dan(pooling="median")
+
+
+def test_pooling_plus_max_doubles_the_first_layer():
+    assert make_dan(pooling="mean+max", hidden_sizes=(5,)).mlp[0].in_features == 8

@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from dan_dice import DANClassifier
 from dan_dice.datasets import train_val_test_split
 from dan_dice.experiments import Config, Split, load_split
+from dan_dice.metrics import best_threshold
 from dan_dice.peers import (
     TABLE_COLUMNS,
+    AtThreshold,
     FastTextClassifier,
     dan_method,
+    default_dan_method,
     describe,
     environment,
     evaluate,
@@ -44,6 +48,24 @@ def test_peer_fits_predicts_and_reports(name, toy_split):
     assert record["fit_seconds"] > 0 and record["texts_per_second"] > 0
     assert record["size_bytes"] == model_size(model) > 0
     assert set(model.predict(toy_split.X_test)) <= {0, 1}
+
+
+def test_logreg_peer_is_balanced_and_tuned_at_its_threshold(toy_split):
+    method = next(m for m in peer_methods() if m.name == "TF-IDF + LogReg")
+    assert method.tune_threshold
+    record, model = evaluate(dataclasses.replace(method, grid={"clf__C": [1]}), toy_split)
+    assert isinstance(model, AtThreshold) and 0 < model.threshold < 1
+    assert model.model.named_steps["clf"].class_weight == "balanced"
+    proba = model.model.predict_proba(toy_split.X_val)[:, 1]
+    assert record["val_f1"] == pytest.approx(best_threshold(toy_split.y_val, proba)[1])
+
+
+def test_default_dan_peer_is_the_estimator_with_its_defaults():
+    method = default_dan_method()
+    assert method.name == "DAN (defaults)" and method.seeded and method.early_stopping
+    model = method.build(3)
+    assert model.get_params() == DANClassifier(random_state=3).get_params()
+    assert [m.name for m in peer_methods()][-1] == "DAN (defaults)"
 
 
 def test_dan_peer_uses_the_experiment_config(toy_split, tiny_vectors_file):

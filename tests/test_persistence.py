@@ -6,18 +6,21 @@ import copy
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from conftest import TINY_MODEL
 from safetensors import safe_open
 
 from dan_dice import DANClassifier
-from dan_dice.persistence import load_model, save_model
+from dan_dice.persistence import _signed, save_model
 
 TEXTS = ["free prize now!", "", "zzqx unknown-words only", "hello mom, lunch later?", "😀 " * 3]
 
@@ -47,7 +50,7 @@ def saved(binary_model, tmp_path) -> Path:
 @pytest.mark.parametrize("name", ["binary_model", "multiclass_model"])
 def test_round_trip_is_exact(name, request, tmp_path):
     clf = request.getfixturevalue(name)
-    loaded = load_model(save_model(clf, tmp_path / "model.dan"))
+    loaded = DANClassifier.load(save_model(clf, tmp_path / "model.dan"))
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
     np.testing.assert_array_equal(loaded.predict(TEXTS), clf.predict(TEXTS))
     assert loaded.classes_.dtype == clf.classes_.dtype
@@ -81,7 +84,7 @@ def test_estimator_save_and_load_methods(binary_model, tmp_path):
 def test_labels_come_back_with_their_type(binary_model, classes, tmp_path):
     clf = copy.copy(binary_model)
     clf.classes_ = classes
-    loaded = load_model(save_model(clf, tmp_path / "model.dan"))
+    loaded = DANClassifier.load(save_model(clf, tmp_path / "model.dan"))
     np.testing.assert_array_equal(loaded.classes_, classes)
     assert loaded.classes_.dtype == classes.dtype
     assert type(loaded.predict(TEXTS)[0]) is type(clf.predict(TEXTS)[0])
@@ -117,7 +120,7 @@ def test_callable_loss_is_refused(binary_model, tmp_path):
 
 def test_random_state_generator_is_saved_as_none(binary_model, tmp_path):
     clf = copy.copy(binary_model).set_params(random_state=np.random.RandomState(0))
-    assert load_model(save_model(clf, tmp_path / "model.dan")).random_state is None
+    assert DANClassifier.load(save_model(clf, tmp_path / "model.dan")).random_state is None
 
 
 def test_pickle_still_works(binary_model):
@@ -127,7 +130,7 @@ def test_pickle_still_works(binary_model):
 
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
-        load_model(tmp_path / "absent.dan")
+        DANClassifier.load(tmp_path / "absent.dan")
 
 
 @pytest.mark.parametrize("content", [b"", b"not a model at all", b"\x00" * 64])
@@ -135,20 +138,20 @@ def test_not_a_model_file(content, tmp_path):
     path = tmp_path / "junk.dan"
     path.write_bytes(content)
     with pytest.raises(ValueError, match="not a dan-dice model file"):
-        load_model(path)
+        DANClassifier.load(path)
 
 
 def test_other_safetensors_file_is_refused(tmp_path):
     path = tmp_path / "other.safetensors"
     safetensors.torch.save_file({"w": torch.zeros(3)}, path, metadata={"format": "pt"})
     with pytest.raises(ValueError, match="not a dan-dice model file"):
-        load_model(path)
+        DANClassifier.load(path)
 
 
 def test_truncated_file(saved):
     saved.write_bytes(saved.read_bytes()[:-100])
     with pytest.raises(ValueError, match="truncated"):
-        load_model(saved)
+        DANClassifier.load(saved)
 
 
 def test_corrupted_weights_fail_the_checksum(saved):
@@ -156,34 +159,41 @@ def test_corrupted_weights_fail_the_checksum(saved):
     data[-7] ^= 0xFF  # a byte of the last tensor
     saved.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="checksum"):
-        load_model(saved)
+        DANClassifier.load(saved)
 
 
-def _rewrite(path: Path, **metadata: str) -> None:
+def _rewrite(path: Path, *, resign: bool = True, **metadata: str) -> None:
+    """Change metadata of a model file; ``resign`` writes its whole-file checksum again, as a
+    deliberate edit could, so that the checks after the checksum are the ones tested."""
     with safe_open(path, framework="pt") as f:
         tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
         merged = {**f.metadata(), **metadata}
-    safetensors.torch.save_file(tensors, path, metadata=merged)
+    if resign:
+        merged.pop("sha256", None)
+        path.write_bytes(_signed(tensors, merged))
+    else:
+        safetensors.torch.save_file(tensors, path, metadata=merged)
 
 
 def test_unsupported_format_version(saved):
     _rewrite(saved, format_version="99")
     with pytest.raises(ValueError, match="format version 99"):
-        load_model(saved)
+        DANClassifier.load(saved)
 
 
 def test_corrupted_configuration(saved):
     _rewrite(saved, config='{"params": ')
     with pytest.raises(ValueError, match="corrupted"):
-        load_model(saved)
+        DANClassifier.load(saved)
 
 
 def test_configuration_not_matching_the_weights(saved):
     with safe_open(saved, framework="pt") as f:
         config = json.loads(f.metadata()["config"])
-    _rewrite(saved, config=json.dumps({**config, "hidden_sizes": [5]}))
+    params = {**config["params"], "hidden_sizes": [5]}
+    _rewrite(saved, config=json.dumps({**config, "params": params}))
     with pytest.raises(ValueError, match="not a valid dan-dice model file"):
-        load_model(saved)
+        DANClassifier.load(saved)
 
 
 class _Payload:
@@ -204,14 +214,14 @@ def test_pickle_payload_is_never_executed(tmp_path):
     torch.save({"payload": _Payload(marker)}, torch_saved)
     for path in (pickled, torch_saved):
         with pytest.raises(ValueError, match="not a dan-dice model file"):
-            load_model(path)
+            DANClassifier.load(path)
     assert not marker.exists()
 
 
 def _load_in_subprocess_without_cuda(path: Path, out: Path) -> np.ndarray:
     code = (
-        "import sys, numpy as np; from dan_dice.persistence import load_model; "
-        f"np.save(sys.argv[2], load_model(sys.argv[1]).predict_proba({TEXTS!r}))"
+        "import sys, numpy as np; from dan_dice import DANClassifier; "
+        f"np.save(sys.argv[2], DANClassifier.load(sys.argv[1]).predict_proba({TEXTS!r}))"
     )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(Path.cwd())}
     subprocess.run([sys.executable, "-c", code, str(path), str(out)], check=True, env=env)
@@ -230,3 +240,201 @@ def test_gpu_trained_model_loads_without_cuda(toy_texts, tiny_vectors_file, tmp_
     path = save_model(clf.fit(X, y), tmp_path / "model.dan")
     proba = _load_in_subprocess_without_cuda(path, tmp_path / "proba.npy")
     np.testing.assert_allclose(proba, clf.predict_proba(TEXTS), atol=1e-6)
+
+
+# Integrity: a checksum over the whole file, then every value validated
+
+
+def test_estimator_save_overwrite_true_replaces_the_file(binary_model, multiclass_model, tmp_path):
+    path = binary_model.save(tmp_path / "model.dan")
+    assert multiclass_model.save(path, overwrite=True) == path
+    assert DANClassifier.load(path).classes_.tolist() == multiclass_model.classes_.tolist()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.dan"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'\\"spam\\"', b'\\"spaM\\"'),  # a label
+        (b'\\"free\\"', b'\\"frey\\"'),  # a vocabulary entry
+        (b'\\"num_threads\\": 1', b'\\"num_threads\\": 0'),
+        (b'\\"threshold\\": 0.', b'\\"threshold\\": 1.'),
+    ],
+    ids=["label", "token", "num_threads", "threshold"],
+)
+def test_any_edited_byte_fails_the_checksum(saved, old, new):
+    data = saved.read_bytes()
+    assert data.count(old) >= 1, old
+    saved.write_bytes(data.replace(old, new, 1))
+    with pytest.raises(ValueError, match=rf"{saved.name} is corrupted.*checksum"):
+        DANClassifier.load(saved)
+
+
+def test_the_same_content_in_other_bytes_fails_the_checksum(saved):
+    """One more space in the JSON header (and its length one more): the same tensors and
+    metadata to a parser, but not the bytes that were saved."""
+    data = saved.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = data[8 : 8 + size].replace(b'{"__metadata__":', b'{ "__metadata__":', 1)
+    saved.write_bytes((size + 1).to_bytes(8, "little") + header + data[8 + size :])
+    with pytest.raises(ValueError, match=r"corrupted.*checksum"):
+        DANClassifier.load(saved)
+
+
+def test_a_damaged_checksum_is_refused(saved):
+    data = saved.read_bytes()
+    with safe_open(saved, framework="pt") as f:
+        digest = f.metadata()["sha256"].encode()
+    saved.write_bytes(data.replace(digest, digest[:-1] + b"g"))
+    with pytest.raises(ValueError, match="checksum is missing or damaged"):
+        DANClassifier.load(saved)
+
+
+@pytest.mark.parametrize("keep", [0, 8, 100, 0.5, -1])
+def test_every_truncation_is_a_value_error(saved, keep):
+    data = saved.read_bytes()
+    saved.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(ValueError, match=r"not a dan-dice model file|truncated"):
+        DANClassifier.load(saved)
+
+
+def _config(path: Path) -> dict:
+    with safe_open(path, framework="pt") as f:
+        return json.loads(f.metadata()["config"])
+
+
+def _edit(path: Path, **changes) -> None:
+    """Change values of the configuration and checksum the file again: a deliberate edit."""
+    config = _config(path)
+    params = {**config["params"], **changes.pop("params", {})}
+    _rewrite(path, config=json.dumps({**config, **changes, "params": params}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"params": {"num_threads": 0}}, "num_threads must be a positive integer"),
+        ({"params": {"verbose": "yes"}}, "verbose must be an integer >= 0"),
+        ({"params": {"threshold": 1.5}}, r"threshold must be in \(0, 1\)"),
+        ({"params": {"loss": "nope"}}, "loss must be one of"),
+        ({"params": {"device": "gpu"}}, "device must be one of"),
+        ({"params": {"random_state": "0"}}, "random_state must be an integer"),
+        ({"params": {"embeddings": 5}}, "embeddings must be a str"),
+        ({"params": {"class_weight": {"ham": -1}}}, "class_weight values must be numbers >= 0"),
+        ({"params": {"surprise": 1}}, "unexpected keyword argument 'surprise'"),
+        ({"threshold": 1.5}, r"threshold must be a number in \(0, 1\), got 1.5"),
+        ({"threshold": 0}, r"threshold must be a number in \(0, 1\), got 0"),
+        ({"threshold": "0.5"}, r"threshold must be a number in \(0, 1\)"),
+        ({"threshold": True}, r"threshold must be a number in \(0, 1\)"),
+        ({"classes": ["ham", "ham"]}, "distinct and sorted"),
+        ({"classes": ["spam", "ham"]}, "distinct and sorted"),
+        ({"classes": ["ham", "spam", "eggs"]}, "3 classes for 1 network outputs"),
+        ({"classes": "hamspam"}, "classes must be a list"),
+        ({"classes_dtype": "<U1"}, "do not keep their values as <U1"),
+        ({"classes_dtype": "<M8[s]"}, "is not a type of labels"),
+        ({"classes_dtype": "no such dtype"}, "data type 'no such dtype' not understood"),
+        ({"n_outputs": 2}, "2 classes for 2 network outputs"),
+        ({"n_outputs": "1"}, "n_outputs must be an integer"),
+        ({"vocabulary": ["<unk>", "free", "free"]}, "distinct tokens"),
+        ({"vocabulary": ["free", "<unk>"]}, "starting with '<unk>'"),
+        ({"vocabulary": ["<unk>", 3]}, "list of strings"),
+        ({"vocabulary": ["<unk>", "free"]}, "a vocabulary of 2 tokens for an embedding table"),
+        ({"best_epoch": 0}, "best_epoch 0 is not one of the"),
+        ({"best_epoch": 1.5}, "best_epoch must be an integer"),
+        ({"history": []}, "history must be a non-empty list"),
+        ({"embedding_coverage": 2}, r"embedding_coverage must be in \[0, 1\]"),
+        ({"best_validation_score": None}, "best_validation_score must be a number"),
+        ({"collapsed": "no"}, "collapsed must be true or false"),
+        ({"params": {"hidden_sizes": "16"}}, "hidden_sizes must be a list"),
+    ],
+    ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None,
+)
+def test_edited_values_are_validated(saved, changes, message):
+    _edit(saved, **changes)
+    with pytest.raises(ValueError, match=rf"{saved.name} is not a valid dan-dice model file") as e:
+        DANClassifier.load(saved)
+    assert re.search(message, str(e.value)), str(e.value)
+
+
+def test_edited_config_that_is_not_an_object(saved):
+    _rewrite(saved, config="[1, 2]")
+    with pytest.raises(ValueError, match="configuration is not a JSON object"):
+        DANClassifier.load(saved)
+
+
+def test_non_finite_weights_are_refused(binary_model, tmp_path):
+    clf = copy.deepcopy(binary_model)
+    with torch.no_grad():
+        clf.module_.mlp[-1].bias.fill_(float("nan"))
+    path = save_model(clf, tmp_path / "model.dan")
+    with pytest.raises(ValueError, match=r"weight 'mlp\.\d+\.bias' is not finite"):
+        DANClassifier.load(path)
+
+
+def _as_version_1(path: Path) -> None:
+    """Rewrite a model file as dan_dice wrote format version 1: the weights' checksum inside
+    the configuration, no whole-file checksum."""
+    from dan_dice.persistence import _digest
+
+    with safe_open(path, framework="pt") as f:
+        tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+        metadata = f.metadata()
+    config = json.loads(metadata["config"])
+    config["weights_sha256"] = _digest({k: v.numpy() for k, v in tensors.items()})
+    old = {"format": metadata["format"], "format_version": "1", "config": json.dumps(config)}
+    safetensors.torch.save_file(tensors, path, metadata=old)
+
+
+def test_version_1_files_load_with_a_warning(binary_model, saved):
+    _as_version_1(saved)
+    with pytest.warns(UserWarning, match="format version 1, whose checksum covers the weights"):
+        loaded = DANClassifier.load(saved)
+    np.testing.assert_array_equal(loaded.predict_proba(TEXTS), binary_model.predict_proba(TEXTS))
+    loaded.save(saved, overwrite=True)  # saving it again gives it the whole-file checksum
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DANClassifier.load(saved)
+
+
+def test_version_1_files_keep_the_weights_checksum(saved):
+    _as_version_1(saved)
+    data = bytearray(saved.read_bytes())
+    data[-7] ^= 0xFF  # a byte of the last tensor
+    saved.write_bytes(bytes(data))
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="weights do not match"):
+        DANClassifier.load(saved)
+
+
+def test_version_1_files_have_every_value_validated(saved):
+    _edit(saved, threshold=1.5, params={"num_threads": 0})
+    _as_version_1(saved)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="not a valid dan-dice model"):
+        DANClassifier.load(saved)
+
+
+def test_a_version_2_file_is_never_read_as_version_1(saved):
+    """Editing the version to 1 leaves the whole-file checksum, which is checked and fails."""
+    _rewrite(saved, resign=False, format_version="1")
+    with pytest.raises(ValueError, match="is corrupted"):
+        DANClassifier.load(saved)
+
+
+@pytest.mark.filterwarnings("ignore::dan_dice.training.CollapseWarning")
+def test_lone_surrogates_survive_save_and_load(tiny_vectors_file, tmp_path):
+    """Texts decoded with surrogateescape hold lone surrogates; their tokens are stored as JSON
+    escapes and come back unchanged, so the loaded model encodes texts as the fitted one."""
+    X = ["free prize \udce9 now", "hello \ud800 mom", "win cash \udce9", "lunch \ud800 home"] * 6
+    clf = DANClassifier(embeddings=tiny_vectors_file, **TINY_MODEL).fit(X, ["a\udc80", "b"] * 12)
+    assert "\udce9" in clf.vocabulary_.tokens and "\ud800" in clf.vocabulary_.tokens
+    loaded = DANClassifier.load(clf.save(tmp_path / "model.dan"))
+    assert loaded.vocabulary_.tokens == clf.vocabulary_.tokens
+    assert loaded.classes_.tolist() == ["a\udc80", "b"]
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_surrogate_pair_in_a_label_is_a_clear_error(binary_model, tmp_path):
+    clf = copy.copy(binary_model)
+    clf.classes_ = np.array(["\ud83d\ude00", "b"])  # two code points JSON reads back as one
+    with pytest.raises(ValueError, match="high surrogate followed by a low one"):
+        save_model(clf, tmp_path / "model.dan")
+    assert not (tmp_path / "model.dan").exists()

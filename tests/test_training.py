@@ -15,6 +15,7 @@ from dan_dice.text import Vocabulary
 from dan_dice.training import (
     PackedTexts,
     TrainingDivergedError,
+    collapsed,
     evaluate,
     resolve_device,
     torch_threads,
@@ -101,6 +102,7 @@ def test_train_learns_the_toy_task(toy_data):
 def test_train_history_records_every_epoch(toy_data):
     _, result = run(toy_data, bce, max_epochs=3, patience=10)
     metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall", "tuned_f1"]
+    metrics += ["majority_share", "collapsed"]
     expected = {"epoch", *(f"{part}_{m}" for part in ("train", "val") for m in metrics)}
     assert [record["epoch"] for record in result.history] == [1, 2, 3]
     for record in result.history:
@@ -178,6 +180,57 @@ def test_train_stops_after_patience_epochs_without_improvement(toy_data, patienc
 def test_train_runs_max_epochs_when_patience_is_not_reached(toy_data):
     _, result = run(toy_data, constant_loss, max_epochs=3, patience=5)
     assert len(result.history) == 3
+
+
+@pytest.mark.parametrize("patience_steps", [10, 25])
+def test_patience_also_counts_optimiser_steps(toy_data, patience_steps):
+    """150 texts in batches of 32 are 5 steps an epoch: 1 epoch of patience is not enough to
+    cover ``patience_steps``, so training goes on until it does."""
+    _, result = run(
+        toy_data, constant_loss, max_epochs=50, patience=1, patience_steps=patience_steps
+    )
+    assert len(result.history) == 1 + math.ceil(patience_steps / 5)
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "expected"),
+    [
+        ([0, 1] * 50, [0] * 100, True),
+        ([0, 1] * 50, [0] * 99 + [1], True),
+        ([0, 1] * 50, [0] * 98 + [1, 1], False),
+        ([0] * 995 + [1] * 5, [0] * 1000, False),  # labels that one-sided: not a collapse
+        ([0, 1, 2] * 10, [2] * 30, True),
+    ],
+)
+def test_collapsed(y_true, y_pred, expected):
+    n_classes = max(max(y_true), max(y_pred)) + 1
+    assert collapsed(np.array(y_true), np.array(y_pred), n_classes) is expected
+
+
+def test_a_collapsed_epoch_never_beats_one_that_is_not(toy_data, monkeypatch):
+    """Scripted validation scores: epoch 2 has the best F1 but predicts one class; epoch 1,
+    which has not collapsed, is restored."""
+    import dan_dice.training as training
+
+    script = iter([(0.2, 0.0), (0.2, 0.0), (0.33, 1.0), (0.33, 1.0), (0.1, 0.0), (0.1, 0.0)])
+
+    def scripted(*args, **kwargs):
+        f1, flag = next(script)
+        return {"loss": 1.0, "f1": f1, "collapsed": flag}
+
+    monkeypatch.setattr(training, "evaluate", scripted)
+    _, result = run(toy_data, bce, max_epochs=3, patience=5)
+    assert [r["val_collapsed"] for r in result.history] == [0.0, 1.0, 0.0]
+    assert result.best_epoch == 1
+    assert result.best_score == 0.2
+    assert not result.collapsed
+
+
+def test_equal_scores_are_broken_by_the_validation_loss(toy_data):
+    _, result = run(toy_data, bce, max_epochs=8, patience=8, threshold="tune")
+    best = result.history[result.best_epoch - 1]
+    ties = [r for r in result.history if r["val_tuned_f1"] == best["val_tuned_f1"]]
+    assert best["val_loss"] == min(r["val_loss"] for r in ties)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])

@@ -131,14 +131,18 @@ def render_report(
         "unknown word. Words without a GloVe vector, and the unknown word, start from the mean "
         "of all GloVe vectors (the study's choice).",
         f"- **Model**: embeddings `{model_params['embeddings']}` "
-        f"({'frozen' if model_params['freeze_embeddings'] else 'fine-tuned'}), mean of word "
-        f"vectors with word dropout {model_params['word_dropout']}, hidden layers "
+        f"({'frozen' if model_params['freeze_embeddings'] else 'fine-tuned'}), "
+        f"{model_params.get('pooling', 'mean')} pooling of the word vectors with word dropout "
+        f"{model_params['word_dropout']}, hidden layers "
         f"{tuple(model_params['hidden_sizes'])} with ReLU and dropout {model_params['dropout']}, "
         "one output logit.",
         f"- **Training**: Adam, batch {model_params['batch_size']}, at most "
         f"{config.get('epochs')} epochs, early stopping after {model_params['patience']} epochs "
-        "without a better validation F1; the best epoch is restored. The learning rate is "
-        f"picked per run from {list(config.get('lrs', []))} by validation F1.",
+        "without a better validation F1; the best epoch is restored (an epoch whose "
+        "validation predictions collapsed onto one class never over one that did not; equal "
+        "F1 goes to the lower validation loss). The learning rate is picked per run from "
+        f"{list(config.get('lrs', []))} by validation F1, a collapsed model only when every "
+        "learning rate gave one.",
         "- **Decision threshold**: "
         + (
             "tuned on validation with the other hyper-parameters (`--threshold tune`): at "

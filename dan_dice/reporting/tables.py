@@ -21,7 +21,7 @@ STUDY_TABLE = {
 
 RESULT_COLUMNS = [
     "dataset", "loss", "seed", "lr", "best_epoch", "accuracy", "f1", "macro_f1",
-    "precision", "recall", "train_seconds",
+    "precision", "recall",
 ]  # fmt: skip
 EXTRA_COLUMNS = [
     "majority_share", "threshold", "f1_at_0.5", "accuracy_at_0.5", "positive_rate", "n_classes",
