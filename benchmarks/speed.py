@@ -1,21 +1,24 @@
 """Training speed on one thread: a DAN epoch against a fastText epoch, and the full default run.
 
-On the cyberbullying training split of ``experiments.load_split``: the text preprocessing of
-each model; one DAN epoch as ``training.train`` runs it (default estimator settings: fine-tuned
-embeddings with sparse gradients, batch 128; frozen embeddings too) and its share spent scoring
-the training and validation sets; one fastText epoch (``train_supervised``, ``thread=1``).
-Each is the median of ``--repeats`` runs in this one process. ``--full`` times
-``python run_experiments.py`` (its defaults) in a temporary folder; ``--experiments-log FILE``
-reads that time from the saved output of such a run instead. When a target is missed, a cProfile
-of a short DAN fit shows where the time goes. Writes ``reports/speed.md``.
+On the cyberbullying training split (``experiments.load_split``), in one process: the one-off
+costs; one DAN epoch of ``training.train`` (training pass, validation scoring, best-state
+copy; the training set is not rescored) for the study's network (``STUDY_PARAMS``: mean
+pooling) and the estimator's defaults (attention+max), beside one fastText epoch on the same
+texts, each the median of ``--repeats`` runs; a cProfile of a short fit of each network (the
+parts of a training step and of the fit). ``--full`` times ``python run_experiments.py`` (its
+defaults) in a temporary folder; ``--experiments-log FILE`` reads that time from the saved
+output of such a run instead. ``--quick``: a subset of the texts and 2 repeats, a smoke test
+(with ``--full``, of ``run_experiments.py --quick``). Writes ``reports/speed.md``.
 
-    python benchmarks/speed.py [--data-dir D] [--repeats 5] [--full | --experiments-log FILE]
+    python benchmarks/speed.py [--data-dir D] [--repeats 5] [--quick] [--full | --experiments-log F]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import cProfile
+import dataclasses
 import json
 import math
 import os
@@ -26,63 +29,90 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import torch
+from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from dan_dice.cli import run_guarded
 from dan_dice.embeddings import embedding_matrix, load_word_vectors
 from dan_dice.estimator import DANClassifier
-from dan_dice.experiments import JOURNAL, Config, load_split
+from dan_dice.experiments import JOURNAL, STUDY_LOSSES, Config, load_split
 from dan_dice.files import atomic_write_text
 from dan_dice.losses import get_loss
 from dan_dice.model import DAN
 from dan_dice.peers import FastTextClassifier, environment
 from dan_dice.reporting import to_markdown
 from dan_dice.text import Vocabulary, tokenize
-from dan_dice.training import PackedTexts, evaluate, train
+from dan_dice.training import CollapseWarning, PackedTexts, evaluate, score_logits, train
 
 ROOT = Path(__file__).resolve().parents[1]
-FULL_RUN_TARGET = 300.0
+EPOCH_TARGET, EPOCH_GOAL = 2.0, 1.0
+"""A DAN epoch may take at most this many fastText epochs on the same texts (target, goal)."""
+FULL_RUN_TARGET, FULL_RUN_GOAL = 180.0, 120.0
 """Seconds the full default ``run_experiments.py`` may take on the 2-core machine."""
+QUICK_TEXTS = {"train": 4000, "val": 1500}
+NETWORKS = {
+    "study (mean pooling)": Config().estimator(STUDY_LOSSES[0], 0),
+    "estimator defaults (attention+max)": DANClassifier(),
+}
+"""The networks timed: the study grid's (``Config.estimator``) and ``DANClassifier()``'s."""
+STEPS = {
+    ("training.py", "take"): "batch packing (PackedTexts.take)",
+    ("module.py", "_wrapped_call_impl"): "forward, network",
+    ("_tensor.py", "backward"): "backward (Tensor.backward)",
+    ("_compile.py", "inner"): "zero_grad",
+    ("optimizer.py", "wrapper"): "optimiser steps (fused Adam + SparseAdam)",
+    ("training.py", "score_logits"): "running training scores (once an epoch)",
+    ("training.py", "evaluate"): "validation scoring (once an epoch)",
+    ("copy.py", "deepcopy"): "best-state copy (deepcopy)",
+    ("training.py", "make_optimizers"): "optimiser set-up (once a fit)",
+}
+"""Direct callees of ``train`` in the profile, by (file, function), and what they are."""
+FIRST_OPTIMIZER = (
+    "import time, torch; p = [torch.nn.Parameter(torch.zeros(1))]; t = time.perf_counter(); "
+    "torch.optim.Adam(p, fused=True); print(time.perf_counter() - t)"
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per timing (median)")
+    parser.add_argument("--repeats", type=int, help="runs per timing (median; default 5, quick 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: a subset, 2 repeats")
     full = parser.add_mutually_exclusive_group()
     full.add_argument("--full", action="store_true", help="time the full default experiments")
     full.add_argument("--experiments-log", help="saved output of `python run_experiments.py`")
     parser.add_argument("--report", default="reports/speed.md")
     args = parser.parse_args()
+    args.repeats = (2 if args.quick else 5) if args.repeats is None else args.repeats
     if args.repeats < 1:
         raise ValueError("--repeats must be at least 1")
+    if args.experiments_log and not Path(args.experiments_log).is_file():
+        raise ValueError(f"--experiments-log: no file {args.experiments_log}")
 
     torch.set_num_threads(1)
     about = f"{datetime.now():%Y-%m-%d %H:%M}; {environment()}"
     with threadpool_limits(1):
         split = load_split("cyberbullying", args.data_dir, Config())
+        if args.quick:
+            sizes = {f"{a}_{p}": n for p, n in QUICK_TEXTS.items() for a in "Xy"}
+            split = dataclasses.replace(
+                split, **{k: getattr(split, k)[:n] for k, n in sizes.items()}
+            )
         preprocessing = _preprocessing(split.X_train)
-        epochs = {
-            **{
-                f"DAN, {name} embeddings": _dan_epoch(split, freeze, args.repeats)
-                for name, freeze in (("fine-tuned", False), ("frozen", True))
-            },
-            **{
-                f"fastText, word_ngrams={n}": _fasttext_epoch(split, n, args.repeats)
-                for n in (1, 2)
-            },
-        }
+        dan = {name: _dan_epoch(split, clf, args.repeats) for name, clf in NETWORKS.items()}
+        fasttext = {n: _fasttext_epoch(split, n, args.repeats) for n in (1, 2)}
+        epochs = 1 if args.quick else 2
+        profiles = {name: _profile(split, clf, epochs) for name, clf in NETWORKS.items()}
     full_run = _full_run(args) if args.full or args.experiments_log else None
-    verdicts = _verdicts(epochs, full_run)
-    profile = _profile(split) if any(not met for met, _ in verdicts) else None
     command = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     made = f"`{command.strip()}` on {about}"
-    text = _render(made, args, split, preprocessing, epochs, full_run, verdicts, profile)
+    text = _render(made, args, split, preprocessing, dan, fasttext, profiles, full_run)
     atomic_write_text(Path(args.report), text)
     print(text)
     return 0
@@ -95,8 +125,10 @@ def _timed(function, *args, **kwargs) -> tuple[float, object]:
 
 
 def _preprocessing(X: list[str]) -> dict[str, float]:
-    """Seconds of each preprocessing step on the training texts (run once, cold caches)."""
+    """Seconds of each one-off step on the training texts (run once, cold caches)."""
     seconds = {}
+    first = subprocess.run([sys.executable, "-c", FIRST_OPTIMIZER], capture_output=True, text=True)
+    seconds["torch: first optimiser of a process (imports torch._dynamo)"] = float(first.stdout)
     seconds["DAN: GloVe table load (once per process)"], vectors = _timed(load_word_vectors)
     seconds["DAN: tokenise + count (Vocabulary.build)"], vocabulary = _timed(Vocabulary.build, X)
     seconds["DAN: encode to ids (encode_batch, cold)"], _ = _timed(vocabulary.encode_batch, X)
@@ -104,55 +136,50 @@ def _preprocessing(X: list[str]) -> dict[str, float]:
     seconds["DAN: embedding rows (embedding_matrix)"], _ = _timed(
         embedding_matrix, vocabulary, vectors
     )
-    seconds["fastText: tokenise to lines (tokenize)"], _ = _timed(
-        lambda: [" ".join(tokenize(text)) for text in X]
-    )
+    lines = lambda: [" ".join(tokenize(text)) for text in X]  # noqa: E731, as peers.py does
+    seconds["fastText: tokenise to lines (tokenize)"], _ = _timed(lines)
     return seconds
 
 
-def _dan_epoch(split, freeze: bool, repeats: int) -> dict[str, float]:
-    """Median seconds of one epoch of ``train`` and of its scoring part (train + val sets),
-    each run from a fresh model."""
-    clf = DANClassifier(freeze_embeddings=freeze)
+def _dan_epoch(split, clf: DANClassifier, repeats: int) -> dict[str, float]:
+    """Median seconds of one epoch of ``train`` with ``clf``'s network and settings, from a fresh
+    model, and of its parts timed apart on the trained model: validation scoring (``evaluate``,
+    with the threshold search when it is tuned), the state copy, the running training scores;
+    the training pass is the epoch less the first two."""
     vocabulary = Vocabulary.build(split.X_train, min_count=clf.min_count)
     matrix, _ = embedding_matrix(vocabulary, load_word_vectors(clf.embeddings))
     cpu = torch.device("cpu")
     train_data = PackedTexts.from_numpy(*vocabulary.encode_batch(split.X_train), split.y_train, cpu)
     val_data = PackedTexts.from_numpy(*vocabulary.encode_batch(split.X_val), split.y_val, cpu)
     loss_fn = get_loss(clf.loss, split.y_train, 2, clf.loss_params)
-    epoch, scoring = [], []
+    settings = {"n_classes": 2, "max_epochs": 1, "lr": clf.lr, "batch_size": clf.batch_size}
+    settings |= {"weight_decay": clf.weight_decay, "threshold": clf.threshold}
+    network = {k: getattr(clf, k) for k in ("dropout", "word_dropout", "freeze_embeddings")}
+    network["pooling"] = clf.pooling
+    runs = []
     for seed in range(repeats + 1):  # the first run warms torch up and is dropped
         torch.manual_seed(seed)
-        model = DAN(
-            matrix,
-            hidden_sizes=tuple(clf.hidden_sizes),
-            dropout=clf.dropout,
-            word_dropout=clf.word_dropout,
-            freeze_embeddings=freeze,
-        )
-        seconds, _ = _timed(
-            train,
-            model,
-            loss_fn,
-            train_data,
-            val_data,
-            n_classes=2,
-            lr=clf.lr,
-            batch_size=clf.batch_size,
-            max_epochs=1,
-            weight_decay=clf.weight_decay,
-        )
-        epoch.append(seconds)
-        start = time.perf_counter()
-        for data in (train_data, val_data):
-            evaluate(model, loss_fn, data, 2)
-        scoring.append(time.perf_counter() - start)
-    epoch_s, scoring_s = statistics.median(epoch[1:]), statistics.median(scoring[1:])
-    return {"epoch_s": epoch_s, "training_pass_s": epoch_s - scoring_s, "scoring_s": scoring_s}
+        model = DAN(matrix, hidden_sizes=tuple(clf.hidden_sizes), **network)
+        epoch, _ = _timed(train, model, loss_fn, train_data, val_data, **settings)
+        scoring, _ = _timed(evaluate, model, loss_fn, val_data, 2, clf.threshold)
+        copying, _ = _timed(lambda m=model: copy.deepcopy(m.state_dict()))
+        logits = torch.randn(len(train_data))
+        running, _ = _timed(score_logits, logits, train_data.y, 2, 0.5, search=False)
+        runs.append((epoch, scoring, copying, running))
+    epoch, scoring, copying, running = (statistics.median(r[i] for r in runs[1:]) for i in range(4))
+    return {
+        "epoch_s": epoch,
+        "training_pass_s": epoch - scoring - copying,
+        "↳ running_scores_s": running,
+        "validation_scoring_s": scoring,
+        "best_state_copy_s": copying,
+        "steps": math.ceil(len(train_data) / clf.batch_size),
+    }
 
 
 def _fasttext_epoch(split, word_ngrams: int, repeats: int) -> dict[str, float]:
-    """Median seconds in ``train_supervised`` for 1 and 5 epochs; an epoch is their slope."""
+    """Median seconds in ``train_supervised`` for 1 and 5 epochs; an epoch is their slope (NaN
+    when noise makes it 0 or less)."""
 
     def seconds(epochs: int) -> float:
         return statistics.median(
@@ -163,128 +190,141 @@ def _fasttext_epoch(split, word_ngrams: int, repeats: int) -> dict[str, float]:
         )
 
     one, five = seconds(1), seconds(5)
-    return {"epoch_s": (five - one) / 4, "train_supervised(epoch=1)_s": one}
+    slope = (five - one) / 4
+    return {"epoch_s": slope if slope > 0 else math.nan, "train_supervised(epoch=1)_s": one}
 
 
-def _full_run(args) -> dict:
-    """Wall seconds, jobs and runs of the full default ``run_experiments.py``."""
-    if args.experiments_log:
-        output = Path(args.experiments_log).read_text(encoding="utf-8")
-        wall = re.search(r"wrote .* in (\d+) s", output)
-        if wall is None:
-            raise ValueError(f"{args.experiments_log} lacks run_experiments.py's 'wrote ...' line")
-        return {
-            "source": f"log `{args.experiments_log}`",
-            "runs": len(re.findall(r" seed \d+: lr ", output)),
-            "jobs": None,
-            "wall_s": float(wall.group(1)),
-            "fits_total_s": None,
-        }
-    command = [sys.executable, "run_experiments.py"]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    with tempfile.TemporaryDirectory() as out:
-        wall, done = _timed(
-            subprocess.run, [*command, "--out", out], cwd=ROOT, capture_output=True, text=True
+def _profile(split, clf: DANClassifier, epochs: int) -> dict:
+    """cProfile of ``clf.fit`` for ``epochs`` epochs: the share of ``fit`` and of ``train`` in
+    each function they call directly (the time of those calls only); the loss, a module called
+    like the network, is told apart by its ``forward``."""
+    clf = clone(clf).set_params(max_epochs=epochs, patience=epochs, device="cpu", random_state=0)
+    profiler = cProfile.Profile()
+    with warnings.catch_warnings():  # a fit of an epoch or two may well collapse
+        warnings.simplefilter("ignore", CollapseWarning)
+        profiler.runcall(
+            clf.fit, split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
         )
-        if done.returncode:
-            raise RuntimeError(f"run_experiments.py failed: {done.stderr.strip()[-2000:]}")
-        journal = Path(out, JOURNAL).read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in journal]
+    stats = pstats.Stats(profiler).stats
+    fit, loop = _function(stats, "estimator.py", "fit"), _function(stats, "training.py", "train")
+    parts = _callees(stats, loop, STEPS)
+    loss = sum(v[3] for k, v in stats.items() if k[0].endswith("losses.py") and k[2] == "forward")
+    parts[STEPS["module.py", "_wrapped_call_impl"]] -= loss
+    parts["forward, loss"] = loss
+    order = list(STEPS.values())
+    order.insert(order.index(STEPS["module.py", "_wrapped_call_impl"]) + 1, "forward, loss")
     return {
-        "source": f"`{' '.join(['python', *command[1:]])} --out <tmpdir>`, measured",
-        "runs": len(records),
-        "jobs": os.cpu_count(),  # run_experiments.py's default --jobs
-        "wall_s": wall,
-        "fits_total_s": sum(r["tuning_seconds"] for r in records),
+        "epochs": epochs,
+        "fit_s": stats[fit][3],
+        "fit": _shares(_callees(stats, fit, {}), stats[fit][3], ()),
+        "train": _shares(parts, stats[loop][3], order),
+        "steps": stats[_function(stats, "training.py", "take")][4][loop][1],
     }
 
 
-def _verdicts(epochs: dict, full_run: dict | None) -> list[tuple[bool, str]]:
-    """(met, sentence) for each target measured."""
-    fasttext = epochs["fastText, word_ngrams=1"]["epoch_s"]
-    dan = epochs["DAN, fine-tuned embeddings"]
-    out = []
-    for part, label in (("epoch_s", "whole epoch"), ("training_pass_s", "training pass alone")):
-        ratio = dan[part] / fasttext
-        met = ratio <= 1
-        out.append(
-            (
-                met,
-                f"**DAN epoch no slower than a fastText epoch ({label})**: "
-                f"{'met' if met else 'missed'}: {dan[part]:.2f} s against {fasttext:.2f} s, "
-                f"{ratio:.2f}x the fastText epoch.",
-            )
-        )
+def _function(stats: dict, file: str, name: str) -> tuple:
+    """The profile's key of the function ``name`` defined in a file named ``file``."""
+    found = [k for k in stats if k[0].endswith(file) and k[2] == name]
+    if not found:
+        raise RuntimeError(f"the profile has no {file}:{name}")
+    return found[0]
+
+
+def _callees(stats: dict, caller: tuple, names: dict) -> dict[str, float]:
+    """Seconds of ``caller``'s calls to each function, labelled by ``names[file, function]``
+    (else ``file:function``)."""
+    rows: dict[str, float] = {}
+    for (file, _, function), (*_, callers) in stats.items():
+        if caller in callers:
+            label = names.get((Path(file).name, function), f"`{Path(file).name}:{function}`")
+            rows[label] = rows.get(label, 0.0) + callers[caller][3]
+    return rows
+
+
+def _shares(rows: dict[str, float], total: float, order) -> list[dict]:
+    """``rows`` as shares of ``total``: those in ``order`` first, then the rest from the
+    largest, those under 1 % lumped together, and the caller's own code last."""
+    known = [k for k in order if k in rows]
+    rest = sorted((k for k in rows if k not in order), key=rows.get, reverse=True)
+    small = [k for k in rest if rows[k] < 0.01 * total]
+    out = {k: rows[k] for k in known + rest if k not in small}
+    out["other calls (each < 1 %)"] = sum(rows[k] for k in small)
+    out["own code (loop, bookkeeping)"] = total - sum(rows.values())
+    return [{"part": k, "seconds": v, "share": v / total} for k, v in out.items()]
+
+
+def _full_run(args) -> dict:
+    """Wall seconds, jobs, runs and test F1s of the full default ``run_experiments.py`` (its
+    ``--quick`` form under ``--quick``), measured or read from its saved output."""
+    if args.experiments_log:
+        output = Path(args.experiments_log).read_text(encoding="utf-8")
+        wall = re.search(r"wrote .* in (\d+) s", output)  # the last line run_experiments prints
+        if wall is None:
+            raise ValueError(f"{args.experiments_log} lacks run_experiments.py's 'wrote ...' line")
+        runs = re.findall(r"^\s*(\S+)\s+(\S+) seed \d+: lr .* F1 (\S+)", output, re.M)
+        f1 = [{"dataset": d, "loss": loss, "f1": float(f)} for d, loss, f in runs]
+        source, jobs, wall, fits = f"log `{args.experiments_log}`", None, float(wall[1]), None
+    else:
+        command = [sys.executable, "run_experiments.py", *(["--quick"] if args.quick else [])]
+        command += ["--data-dir", args.data_dir] if args.data_dir else []
+        with tempfile.TemporaryDirectory() as out:
+            run = [*command, "--out", out]
+            wall, done = _timed(subprocess.run, run, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"run_experiments.py failed: {done.stderr.strip()[-2000:]}")
+            journal = Path(out, JOURNAL).read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in journal]
+        f1 = [{k: r[k] for k in ("dataset", "loss", "f1")} for r in records]
+        source = f"`{' '.join(['python', *command[1:]])} --out <tmpdir>`, measured"
+        jobs = os.cpu_count()  # run_experiments.py's default --jobs
+        fits = sum(r["tuning_seconds"] for r in records)
+    full = {"source": source, "runs": len(f1), "jobs": jobs, "wall_s": wall}
+    return full | {"fits_total_s": fits, "f1": f1}
+
+
+def _verdict(value: float, limit: float, unit: str) -> str:
+    """``met``, or by how much ``value`` exceeds ``limit`` (at most ``limit`` is wanted)."""
+    if value <= limit:
+        return "met"
+    digits = 0 if unit == " s" else 2
+    return f"missed by {value - limit:.{digits}f}{unit} ({value / limit - 1:.0%} over)"
+
+
+def _targets(dan: dict, fasttext: dict, full_run: dict | None) -> list[dict]:
+    """One row per target measured: the figure, and whether it meets the target and the goal."""
+
+    def row(what: str, value: float, shown: str, target: float, goal: float, unit: str) -> dict:
+        met = {"target": _verdict(value, target, unit), "goal": _verdict(value, goal, unit)}
+        return {"target (goal)": what, "measured": shown, **met}
+
+    reference, rows = fasttext[1]["epoch_s"], []
+    for name, parts in dan.items():
+        what = f"DAN epoch ≤ {EPOCH_TARGET:g}× (≤ {EPOCH_GOAL:g}×) a fastText epoch, {name}"
+        if math.isnan(reference):
+            unknown = "not measured: fastText's epoch was lost in noise; rerun on a quiet machine"
+            rows.append({"target (goal)": what, "measured": unknown, "target": "", "goal": ""})
+            continue
+        ratio = parts["epoch_s"] / reference
+        shown = f"{ratio:.2f}× ({parts['epoch_s']:.3f} s / {reference:.3f} s)"
+        rows.append(row(what, ratio, shown, EPOCH_TARGET, EPOCH_GOAL, "×"))
     if full_run:
         wall = full_run["wall_s"]
-        met = wall <= FULL_RUN_TARGET
-        out.append(
-            (
-                met,
-                f"**Full default run ≤ {FULL_RUN_TARGET / 60:.0f} min**: "
-                f"{'met' if met else 'missed'}: {wall:.0f} s ({wall / 60:.1f} min), "
-                f"{wall - FULL_RUN_TARGET:+.0f} s against the target.",
-            )
-        )
-    return out
+        what = f"full default run ≤ {FULL_RUN_TARGET:.0f} s (≤ {FULL_RUN_GOAL:.0f} s)"
+        rows.append(row(what, wall, f"{wall:.0f} s", FULL_RUN_TARGET, FULL_RUN_GOAL, " s"))
+    return rows
 
 
-def _per_step(epochs: dict, n_texts: int, batch_size: int) -> str:
-    """The epoch times per update: why one model's epoch is slower than the other's."""
-    dan = epochs["DAN, fine-tuned embeddings"]["training_pass_s"]
-    fasttext = epochs["fastText, word_ngrams=1"]["epoch_s"]
-    steps = math.ceil(n_texts / batch_size)
-    return (
-        f"Per update: the DAN's training pass is {steps} mini-batch steps of "
-        f"{1e3 * dan / steps:.1f} ms ({1e6 * dan / n_texts:.0f} µs per text), each a forward and "
-        "backward pass through torch and two optimiser updates (Adam on the dense layers, "
-        "SparseAdam on the embedding rows the batch touched); fastText updates its two "
-        f"matrices one text at a time in C++, {1e6 * fasttext / n_texts:.1f} µs per text."
-    )
-
-
-STAGES = {
-    "tokenise + count (Vocabulary.build)": ("text.py", "build"),
-    "encode to ids (encode_batch)": ("text.py", "encode_batch"),
-    "embedding rows (embedding_matrix)": ("embeddings.py", "embedding_matrix"),
-    "training loop (train)": ("training.py", "train"),
-    "↳ scoring train + val each epoch (evaluate)": ("training.py", "evaluate"),
-    "↳ batch packing (PackedTexts.take)": ("training.py", "take"),
-    "↳ forward, training and scoring (DAN.forward)": ("model.py", "forward"),
-    "↳ backward (Tensor.backward)": ("_tensor.py", "backward"),
-    "↳ optimiser steps (Adam + SparseAdam)": ("optimizer.py", "wrapper"),
-    "↳ best-state copies (deepcopy)": ("copy.py", "deepcopy"),
-}
-"""Stages of a fit: (file name, function name) whose cumulative time the profile reports."""
-
-
-def _profile(split, epochs: int = 3) -> dict:
-    """cProfile of a default ``DANClassifier`` fit of ``epochs`` epochs on the training split."""
-    clf = DANClassifier(max_epochs=epochs, patience=epochs, device="cpu", random_state=0)
-    profiler = cProfile.Profile()
-    profiler.runcall(
-        clf.fit, split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
-    )
-    stats = pstats.Stats(profiler).stats
-    total = max(ct for *_, ct, _ in stats.values())
-    stages = []
-    for stage, (file, function) in STAGES.items():
-        matches = [v for k, v in stats.items() if k[0].endswith(file) and k[2] == function]
-        if matches:  # recursion counted once: cProfile's cumulative time is per entry point
-            cumulative = max(ct for *_, ct, _ in matches)
-            stages.append({"stage": stage, "seconds": cumulative, "share": cumulative / total})
-    top = sorted(stats.items(), key=lambda item: -item[1][2])[:12]
-    leaves = [
-        {
-            "function": f"`{Path(file).name}:{line} {name}`" if line else f"`{name}`",
-            "calls": calls,
-            "own_s": own,
-            "share": own / total,
-        }
-        for (file, line, name), (_, calls, own, _, _) in top
-    ]
-    return {"epochs": epochs, "total_s": total, "stages": stages, "leaves": leaves}
+def _f1_table(full_run: dict) -> pd.DataFrame:
+    """Mean test F1 per (dataset, loss) of the timed run beside ``reports/results.csv``'s, and
+    their difference in standard deviations of the latter (seed noise)."""
+    table = pd.DataFrame(full_run["f1"]).groupby(["dataset", "loss"])["f1"].agg(["size", "mean"])
+    committed = ROOT / "reports" / "results.csv"
+    if committed.exists():
+        before = pd.read_csv(committed).groupby(["dataset", "loss"])["f1"].agg(["mean", "std"])
+        table = table.join(before.add_prefix("results.csv "))
+        gap = (table["mean"] - table["results.csv mean"]) / table["results.csv std"]
+        table["Δ in sd"] = gap.map("{:+.1f}".format)
+    return table.round(4).reset_index().rename(columns={"size": "runs", "mean": "F1 mean"})
 
 
 def _frame(rows: list[dict]) -> pd.DataFrame:
@@ -297,66 +337,108 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def _render(made, args, split, preprocessing, epochs, full_run, verdicts, profile) -> str:
-    clf = DANClassifier()
+def _share_table(profiles: dict, key: str) -> pd.DataFrame:
+    """Each network's shares of ``fit`` or ``train`` (``key``) side by side; for ``train`` also
+    milliseconds per training step (under the profiler)."""
+    rows: dict[str, dict] = {}
+    for name, profile in profiles.items():
+        for part in profile[key]:
+            row = rows.setdefault(part["part"], {f"part of {key}": part["part"]})
+            row[f"{name}: share"] = f"{part['share']:.1%}"
+            if key == "train":
+                row[f"{name}: ms/step"] = f"{1e3 * part['seconds'] / profile['steps']:.2f}"
+    return pd.DataFrame(list(rows.values())).fillna("")
+
+
+def _largest(profiles: dict) -> str:
+    """The three largest parts of ``train`` for each network, in one sentence."""
+    tops = []
+    for name, profile in profiles.items():
+        top = sorted(profile["train"], key=lambda row: -row["share"])[:3]
+        tops.append(f"{name}: " + ", ".join(f"{r['part']} {r['share']:.0%}" for r in top))
+    return "Largest parts of `train` (profile below): " + "; ".join(tops) + "."
+
+
+def _render(made, args, split, preprocessing, dan, fasttext, profiles, full_run) -> str:
+    n_train = len(split.X_train)
+    reference = fasttext[1]["epoch_s"]
+    epochs = [{"model": f"DAN, {name}", **parts} for name, parts in dan.items()]
+    epochs += [{"model": f"fastText, word_ngrams={n}", **row} for n, row in fasttext.items()]
+    for row in epochs:
+        if "steps" in row:
+            row["ms/step"] = f"{1e3 * row['training_pass_s'] / row.pop('steps'):.2f}"
+        row["µs/text"] = f"{1e6 * row['epoch_s'] / n_train:.1f}"
+        row["× fastText"] = f"{row['epoch_s'] / reference:.2f}"
     lines = [
         "# Training speed",
         "",
         f"Made by {made}.",
         "",
-        "One thread: `torch.set_num_threads(1)`, BLAS/OpenMP pools limited to one thread "
-        "(threadpoolctl), fastText `thread=1`. The machine is shared: timings are medians of "
-        f"{args.repeats} runs (the DAN's after one warm-up run), taken in the same run. "
-        f"Data: the cyberbullying training split, {len(split.X_train):,} texts "
-        f"(validation {len(split.X_val):,}). "
-        f"DAN settings are the estimator's defaults: batch {clf.batch_size}, lr {clf.lr:g}, "
-        f"loss `{clf.loss}`, hidden sizes {tuple(clf.hidden_sizes)}; fastText's are its own "
-        "(dim 100, lr 0.1, softmax loss).",
+        "**Quick mode: a subset of the texts, few repeats; a smoke test, not the benchmark.**\n"
+        if args.quick
+        else "",
+        "One thread (torch, BLAS/OpenMP through threadpoolctl, fastText `thread=1`); medians "
+        f"of {args.repeats} runs in this one process (the DAN's after a warm-up run) on the "
+        f"cyberbullying training split, {n_train:,} texts (validation {len(split.X_val):,}). "
+        "Study: `Config().estimator(...)` (`STUDY_PARAMS`: mean pooling, batch 128); defaults: "
+        "`DANClassifier()` (attention+max). Both fine-tune the embeddings (SparseAdam) and "
+        "train the rest with the fused Adam; fastText has its own settings (dim 100, lr 0.1).",
         "",
-        "## Preprocessing (seconds, once)",
+        "## One-off costs (seconds, once)",
         "",
         to_markdown(_frame([{"step": k, "seconds": v} for k, v in preprocessing.items()])),
         "",
         "## One epoch",
         "",
-        "DAN: `epoch_s` is one epoch of `training.train` (shuffled mini-batches, then scoring "
-        "the whole training and validation sets for early stopping, and copying the best "
-        "state); `scoring_s` is that scoring, timed apart; `training_pass_s` the difference. "
-        "fastText: `epoch_s` is the median time in `train_supervised` for 5 epochs minus that "
-        "for 1, over 4; `train_supervised(epoch=1)_s` also reads the file and builds its "
-        "dictionary. Preprocessing (above) is in neither.",
+        "DAN: `epoch_s` is one `training.train` epoch from a fresh model; "
+        "`validation_scoring_s` (`evaluate`) and `best_state_copy_s` are timed apart on the "
+        "trained model, `training_pass_s` is the rest (`↳ running_scores_s`: its scoring of "
+        "the epoch's own predictions). fastText: `epoch_s` is (time in `train_supervised` for 5 "
+        "epochs − for 1) / 4. `× fastText`: against word_ngrams=1, fastText's default.",
         "",
-        to_markdown(_frame([{"model": name, **row} for name, row in epochs.items()])),
+        to_markdown(_frame(epochs)),
+        "",
+        "## Targets",
+        "",
+        to_markdown(pd.DataFrame(_targets(dan, fasttext, full_run))),
+        "",
+        _largest(profiles),
     ]
     if full_run:
-        lines += ["", "## Full default run", "", to_markdown(_frame([full_run]))]
+        lines += ["", "## Full default run", ""]
+        lines += [to_markdown(_frame([{k: v for k, v in full_run.items() if k != "f1"}]))]
         if full_run["fits_total_s"]:
-            total = full_run["fits_total_s"]
+            total, jobs = full_run["fits_total_s"], full_run["jobs"]
             lines += [
                 "",
-                f"Its runs trained for {total:.0f} s in all (the sum of every fit of every "
-                f"learning rate), {total / full_run['jobs']:.0f} s "
-                f"per job over {full_run['jobs']} jobs against {full_run['wall_s']:.0f} s of "
-                "wall time: the run is bound by the DAN fits themselves.",
+                f"Its runs trained for {total:.0f} s in all (every fit of every learning rate), "
+                f"{total / jobs:.0f} s per job over {jobs} jobs against {full_run['wall_s']:.0f} "
+                "s of wall time (the rest: start-up, loading, idle workers, reporting).",
             ]
-    lines += ["", "## Targets", "", *(f"- {sentence}" for _, sentence in verdicts)]
-    lines += ["", _per_step(epochs, len(split.X_train), clf.batch_size)]
-    if profile:
-        lines += [
-            "",
-            f"## Where the time goes: cProfile of a {profile['epochs']}-epoch default fit",
-            "",
-            f"`DANClassifier(max_epochs={profile['epochs']}).fit` on the training split with "
-            f"the validation split, {profile['total_s']:.1f} s under the profiler (which slows "
-            "Python-level code more than torch kernels). Cumulative time of each stage:",
-            "",
-            to_markdown(_frame(profile["stages"])),
-            "",
-            "Functions with the most time of their own:",
-            "",
-            to_markdown(_frame(profile["leaves"])),
-        ]
-    return "\n".join(lines) + "\n"
+        if full_run["f1"]:
+            note = "Test F1 of the timed run (the speed targets count only with F1 unchanged"
+            lines += ["", f"{note} within seed noise):", "", to_markdown(_f1_table(full_run))]
+    lines += [
+        "",
+        "## Where the time goes: cProfile of a short fit of each network",
+        "",
+        *(
+            f"- {name}: `fit` for {p['epochs']} epoch(s), {p['fit_s']:.2f} s under the profiler, "
+            f"{p['steps']} training steps."
+            for name, p in profiles.items()
+        ),
+        "",
+        "The profiler slows Python code more than torch kernels: read shares, not seconds. "
+        "`train` by direct callee (the loss, its module's `forward`, apart from the network's):",
+        "",
+        to_markdown(_share_table(profiles, "train")),
+        "",
+        "`fit`, by direct callee (the fixed cost of a fit around its epochs):",
+        "",
+        to_markdown(_share_table(profiles, "fit")),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

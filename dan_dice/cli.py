@@ -2,6 +2,12 @@
 
 Every command reports bad input (missing file, wrong columns, unknown option...) as one line
 ``dan-dice: error: ...`` on stderr with exit status 2, never as a traceback.
+
+Multi-label: ``train --csv FILE --label-separator SEP`` reads each label cell as a list of
+labels (``"joy,anger"`` with ``,``; an empty cell is a text without any), and ``train --dataset
+goemotions`` trains on GoEmotions; ``predict`` with a multi-label artifact writes each text's
+label set (``labels``: joined by ``--label-separator``, default ``,``, in CSV; a list in JSON
+lines) and every label's probability (``p_<label>``).
 """
 
 from __future__ import annotations
@@ -42,23 +48,31 @@ def _experiments(args: argparse.Namespace) -> int | None:
 def _train(args: argparse.Namespace) -> None:
     import warnings
 
-    import numpy as np
-
-    from .datasets import load_dataset, train_val_test_split
+    from .datasets import MULTILABEL_DATASETS, load_dataset
     from .estimator import DANClassifier
-    from .metrics import scores
+    from .splits import train_val_test_split
     from .training import CollapseWarning
 
+    if args.label_separator is not None and args.csv is None:
+        raise ValueError(
+            "--label-separator applies to --csv (a column of label lists); "
+            f"--dataset {args.dataset} has its own labels"
+        )
+    _check_separator(args.label_separator)
     _check_writable(args.out, args.overwrite, inputs=[args.csv])
-    groups = None
-    if args.csv is not None:
-        X, y = _read_csv(args.csv, args.text_column, args.label_column)
+    if args.dataset in MULTILABEL_DATASETS:
+        parts = _official_split(args.dataset, args.data_dir)
+    elif args.label_separator is not None:
+        X, y = _read_csv(args.csv, args.text_column, args.label_column, args.label_separator)
+        parts = _multilabel_split(X, y, args.label_column)
     else:
-        bunch = load_dataset(args.dataset, args.data_dir)
-        X, y, groups = bunch.data, bunch.target, bunch.get("groups")
-    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(
-        X, y, random_state=0, groups=groups
-    )
+        if args.csv is not None:
+            X, y, groups = (*_read_csv(args.csv, args.text_column, args.label_column), None)
+        else:
+            bunch = load_dataset(args.dataset, args.data_dir)
+            X, y, groups = bunch.data, bunch.target, bunch.get("groups")
+        parts = train_val_test_split(X, y, random_state=0, groups=groups)
+    X_train, X_val, X_test, y_train, y_val, y_test = parts
     chosen = {
         "loss": args.loss,
         "lr": args.lr,
@@ -76,18 +90,7 @@ def _train(args: argparse.Namespace) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CollapseWarning)
         clf.fit(X_train, y_train, validation_data=(X_val, y_val))
-    codes = (
-        np.searchsorted(clf.classes_, y_test),
-        np.searchsorted(clf.classes_, clf.predict(X_test)),
-    )
-    n_classes = len(clf.classes_)
-    result = scores(*codes, n_classes=n_classes)
-    f1 = f"F1 {result['f1']:.4f}" if n_classes == 2 else f"macro-F1 {result['macro_f1']:.4f}"
-    threshold = f", threshold {clf.threshold_:.3g}" if n_classes == 2 else ""
-    print(
-        f"test accuracy {result['accuracy']:.4f}, {f1} on {len(X_test)} texts "
-        f"(best epoch {clf.best_epoch_}{threshold})"
-    )
+    print(_test_scores(clf, X_test, y_test))
     for warning in caught:
         if issubclass(warning.category, CollapseWarning):
             print(f"warning: {warning.message}")
@@ -96,6 +99,91 @@ def _train(args: argparse.Namespace) -> None:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     print(f"saved {clf.save(args.out, overwrite=args.overwrite)}")
+
+
+def _test_scores(clf, X_test: list[str], y_test) -> str:
+    """The line ``train`` prints: the test scores of the fitted ``clf``."""
+    import numpy as np
+
+    from .metrics import multilabel_scores, scores
+    from .targets import MULTILABEL, encode_targets
+
+    n_classes = len(clf.classes_)
+    done = f"on {len(X_test)} texts (best epoch {clf.best_epoch_}"
+    if clf.y_type_ in MULTILABEL:
+        truth, predicted = (
+            encode_targets(y, len(X_test), clf.y_type_, clf.classes_)
+            for y in (y_test, clf.predict(X_test))
+        )
+        result = multilabel_scores(truth, predicted)
+        return (
+            f"test micro-F1 {result['micro_f1']:.4f}, macro-F1 {result['macro_f1']:.4f}, "
+            f"subset accuracy {result['subset_accuracy']:.4f} {done}, {n_classes} labels, "
+            f"thresholds {clf.threshold_.min():.3g} to {clf.threshold_.max():.3g})"
+        )
+    codes = (
+        np.searchsorted(clf.classes_, y_test),
+        np.searchsorted(clf.classes_, clf.predict(X_test)),
+    )
+    result = scores(*codes, n_classes=n_classes)
+    f1 = f"F1 {result['f1']:.4f}" if n_classes == 2 else f"macro-F1 {result['macro_f1']:.4f}"
+    threshold = f", threshold {clf.threshold_:.3g}" if n_classes == 2 else ""
+    return f"test accuracy {result['accuracy']:.4f}, {f1} {done}{threshold})"
+
+
+def _official_split(name: str, data_dir: str | None) -> tuple:
+    """The train / dev / test parts of a multi-label dataset as published (dev validates), with
+    label lists as targets, so that the model's labels are the dataset's label names."""
+    from .datasets import load_dataset
+
+    bunches = [load_dataset(name, data_dir, subset=s) for s in ("train", "dev", "test")]
+    names = bunches[0].target_names
+    return (
+        *(bunch.data for bunch in bunches),
+        *(_label_lists(bunch.target, names) for bunch in bunches),
+    )
+
+
+def _multilabel_split(X: list[str], labels: list[tuple[str, ...]], column: str) -> tuple:
+    """The 60/20/20 split of texts and label lists, by iterative stratification; every label
+    must reach the training part (the model knows only the labels it was trained on)."""
+    import numpy as np
+
+    from .splits import train_val_test_split
+
+    names = sorted(set().union(*labels))
+    if len(names) < 2:
+        raise ValueError(
+            f"column {column!r} holds {len(names)} distinct label(s) {names}: multi-label "
+            "training needs at least two"
+        )
+    index = {name: j for j, name in enumerate(names)}
+    Y = np.zeros((len(labels), len(names)), dtype=np.int8)
+    for i, row in enumerate(labels):
+        Y[i, [index[name] for name in row]] = 1
+    X_train, X_val, X_test, Y_train, Y_val, Y_test = train_val_test_split(X, Y, random_state=0)
+    unseen = [name for name, n in zip(names, Y_train.sum(axis=0), strict=True) if n == 0]
+    if unseen:
+        counts = {name: int(Y[:, index[name]].sum()) for name in unseen}
+        raise ValueError(
+            f"label(s) {unseen} never reach the training part of the 60/20/20 split (rows in "
+            f"all: {counts}): the model could not learn or predict them; drop these labels "
+            "or add texts that have them"
+        )
+    parts = (_label_lists(part, names) for part in (Y_train, Y_val, Y_test))
+    return X_train, X_val, X_test, *parts
+
+
+def _label_lists(Y, names: list[str]) -> list[tuple[str, ...]]:
+    """Each row of the 0/1 indicator ``Y`` as the tuple of its labels' names."""
+    import numpy as np
+
+    return [tuple(names[j] for j in np.flatnonzero(row)) for row in Y]
+
+
+def _check_separator(separator: str | None) -> None:
+    if separator == "":
+        raise ValueError("--label-separator must not be empty (for white space, pass ' ')")
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -112,25 +200,45 @@ def _export(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from .edge import EdgeClassifier
 
+    _check_separator(args.label_separator)
     clf = EdgeClassifier.load(args.model, n_threads=args.threads)
     classes = clf.classes_.tolist()
-    columns = ["probability"] if len(classes) == 2 else classes  # binary: P(positive) only
+    multilabel = clf.task == "multilabel"
+    if args.label_separator is not None and not multilabel:
+        raise ValueError(
+            f"--label-separator applies to multi-label artifacts; {args.model} is a "
+            f"{clf.task} one (one label per text)"
+        )
+    separator = args.label_separator or ","
+    if multilabel:
+        key, columns = "labels", [f"p_{label}" for label in classes]
+        joined = [label for label in map(str, classes) if separator in label]
+        if joined and args.format == "csv":
+            raise ValueError(
+                f"label {joined[0]!r} holds the separator {separator!r}, so the labels column "
+                "would be ambiguous; pass another --label-separator, or --format jsonl"
+            )
+    else:  # binary: P(positive) only
+        key, columns = "label", ["probability"] if len(classes) == 2 else classes
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if args.format == "csv":
-        writer.writerow(["label", *columns])
+        writer.writerow([key, *columns])
     source = open(args.file, "rb") if args.file else sys.stdin  # noqa: SIM115
     with source:
         lines = _texts(source, args.file)
         while texts := list(islice(lines, 1024)):
             proba = clf.predict_proba(texts)
-            labels = clf._labels(proba).tolist()
+            labels = clf._labels(proba)
+            labels = [list(s) for s in labels] if multilabel else labels.tolist()
             rows = proba[:, -len(columns) :].astype(float).round(6).tolist()
             for label, row in zip(labels, rows, strict=True):
-                if args.format == "csv":
-                    writer.writerow([label, *row])
-                else:
-                    record = {"label": label, **dict(zip(columns, row, strict=True))}
+                if args.format == "jsonl":
+                    record = {key: label, **dict(zip(columns, row, strict=True))}
                     print(json.dumps(record, ensure_ascii=False))
+                elif multilabel:
+                    writer.writerow([separator.join(map(str, label)), *row])
+                else:
+                    writer.writerow([label, *row])
 
 
 def _texts(source, path: Path | None):
@@ -150,13 +258,20 @@ def _texts(source, path: Path | None):
         yield line.removeprefix("\ufeff") if i == 0 else line
 
 
-def _read_csv(path: Path, text_column: str | None, label_column: str | None):
+def _read_csv(
+    path: Path, text_column: str | None, label_column: str | None, separator: str | None = None
+):
     """Texts and labels (as str) from the named columns of a CSV file with a header row.
 
     Read as the dataset loaders read theirs (:func:`dan_dice.datasets.read_table`): the
     encoding from a byte-order mark, else UTF-8; a row with more fields than the header (an
     unquoted comma) or a field over :data:`~dan_dice.datasets.FIELD_LIMIT` characters is an
     error naming its line, never a text cut short.
+
+    With a ``separator`` each label cell is a list of labels (a tuple of str each, white space
+    around a name removed, an empty cell no label; a white-space separator splits at any run of
+    white space); an empty name (``"joy,,anger"``, a trailing separator) is an error naming its
+    line. Without one every row needs its label.
     """
     from .datasets import read_table
 
@@ -169,12 +284,30 @@ def _read_csv(path: Path, text_column: str | None, label_column: str | None):
     if missing:
         raise ValueError(f"{path} has no column {missing[0]!r}; found {header}")
     i_text, i_label = header.index(text_column), header.index(label_column)
+    if not records:
+        raise ValueError(f"{path} has a header but no data rows")
+    texts = [fields[i_text] for _, fields in records]
+    if separator is not None:
+        return texts, [_label_list(path, line, f[i_label], separator) for line, f in records]
     unlabelled = [line for line, fields in records if not fields[i_label]]
     if unlabelled:
         raise ValueError(f"{path}: line {unlabelled[0]} has no {label_column!r} value")
-    if not records:
-        raise ValueError(f"{path} has a header but no data rows")
-    return [fields[i_text] for _, fields in records], [fields[i_label] for _, fields in records]
+    return texts, [fields[i_label] for _, fields in records]
+
+
+def _label_list(path: Path, line: int, cell: str, separator: str) -> tuple[str, ...]:
+    """The labels of one cell of a label-list column, each once, in their order."""
+    if separator.isspace():
+        return tuple(dict.fromkeys(cell.split()))
+    if not cell.strip():
+        return ()
+    names = [name.strip() for name in cell.split(separator)]
+    if not all(names):
+        raise ValueError(
+            f"{path}: line {line} has an empty label name in {cell!r} (labels separated by "
+            f"{separator!r}); remove the extra separator"
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def _check_writable(path: Path, overwrite: bool, inputs: Sequence[Path | None] = ()) -> None:
@@ -229,13 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     data = train.add_mutually_exclusive_group(required=True)
     data.add_argument(
         "--dataset",
-        choices=("sms", "cyberbullying", "cyberbullying6", "stormfront"),
-        help="a bundled dataset's loader (stormfront is split by post)",
+        choices=("sms", "cyberbullying", "cyberbullying6", "stormfront", "goemotions"),
+        help="a bundled dataset's loader (stormfront is split by post; goemotions is "
+        "multi-label, trained on its train part, validated on dev, tested on test)",
     )
     data.add_argument("--csv", type=Path, metavar="FILE", help="a CSV file with a header row")
     train.add_argument("--data-dir", help="folder of the datasets (default: $DAN_DICE_DATA)")
     train.add_argument("--text-column", metavar="C", help="column of the texts (with --csv)")
     train.add_argument("--label-column", metavar="L", help="column of the labels (with --csv)")
+    train.add_argument(
+        "--label-separator",
+        metavar="SEP",
+        help="multi-label: each label cell is a list of labels separated by SEP, e.g. "
+        "'joy,anger' with ','; an empty cell is no label (with --csv)",
+    )
     train.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file")
     train.add_argument("--loss", help="loss name (default: the estimator's, ce)")
     train.add_argument(
@@ -252,10 +392,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     train.add_argument(
         "--threshold",
-        type=threshold_arg,
-        metavar="{P,tune}",
+        type=_threshold,
+        metavar="{P,tune,tune_global}",
         help="decision threshold on P(positive), or 'tune' for the best validation F1 "
-        "(default: tune)",
+        "(multi-label: each label's own; 'tune_global': one for all labels; default: tune)",
     )
     train.add_argument("--overwrite", action="store_true", help="replace an existing MODEL")
     train.add_argument("--verbose", action="count", default=0, help="show training progress")
@@ -280,11 +420,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=("csv", "jsonl"),
         default="csv",
-        help="csv: label and P(positive), or one probability column per class (default)",
+        help="csv: label and P(positive), or one probability column per class; multi-label: "
+        "labels and one p_<label> column per label (default)",
+    )
+    predict.add_argument(
+        "--label-separator",
+        metavar="SEP",
+        help="multi-label artifacts: join each text's labels with SEP in CSV (default: ',')",
     )
     predict.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
     predict.set_defaults(handler=_predict)
     return parser
+
+
+def _threshold(text: str) -> float | str:
+    """``--threshold``: as :func:`~dan_dice.arguments.threshold_arg`, or ``"tune_global"``."""
+    return text if text == "tune_global" else threshold_arg(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

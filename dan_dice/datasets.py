@@ -1,5 +1,5 @@
-"""Loaders for the study's two public datasets and a third imbalanced binary one (Stormfront
-hate speech), in the style of :mod:`sklearn.datasets`.
+"""Loaders for the study's two public datasets, a third imbalanced binary one (Stormfront
+hate speech) and a multi-label one (GoEmotions), in the style of :mod:`sklearn.datasets`.
 
 The data are third-party and never shipped with the package: the loaders read them from a
 data folder (see :func:`get_data_home`) and explain where to get them when they are missing.
@@ -27,7 +27,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from sklearn.utils import Bunch
 
 from .files import decode_text
@@ -37,6 +36,8 @@ DATASETS: tuple[str, ...] = ("sms", "cyberbullying")
 """The study's two binary datasets (the experiment grid's default)."""
 BINARY_DATASETS: tuple[str, ...] = (*DATASETS, "stormfront")
 """Every binary dataset with a loader: the study's and Stormfront."""
+MULTILABEL_DATASETS: tuple[str, ...] = ("goemotions",)
+"""Every multi-label dataset with a loader (its target is an ``(n, L)`` 0/1 indicator)."""
 
 SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
 SMS_FILES = (
@@ -61,6 +62,10 @@ CYBERBULLYING_TYPES = (
 STORMFRONT_DIR = "stormfront"
 STORMFRONT_REPO = "https://github.com/Vicomtech/hate-speech-dataset"
 STORMFRONT_LABELS = ("noHate", "hate", "relation", "idk/skip")
+
+GOEMOTIONS_DIR = "goemotions"
+GOEMOTIONS_REPO = "https://github.com/monologg/GoEmotions-pytorch"
+GOEMOTIONS_SUBSETS = ("train", "dev", "test")
 
 # (line number, label, text) of one example, as read from a file.
 Row = tuple[int, str, str]
@@ -174,7 +179,8 @@ def load_stormfront(
     sentence per row. ``relation`` (hateful only with the sentences around it) and ``idk/skip``
     are no label of the sentence itself, so they are left out unless ``keep_unsure``, which
     counts them as not hate. The Bunch's ``groups`` holds each sentence's post (the number
-    before the underscore of ``file_id``): pass it to :func:`train_val_test_split` so that the
+    before the underscore of ``file_id``): pass it to
+    :func:`dan_dice.splits.train_val_test_split` so that the
     sentences of one post stay on one side of a split.
     """
     home = get_data_home(data_home)
@@ -209,80 +215,76 @@ def load_stormfront(
     return result
 
 
+def load_goemotions(
+    data_home: str | os.PathLike | None = None,
+    *,
+    subset: str = "train",
+    return_X_y: bool = False,
+) -> Bunch | tuple[list[str], np.ndarray]:
+    """Load GoEmotions (Demszky et al., 2020): Reddit comments, each with one or more of 27
+    emotions or ``neutral``, in the authors' train / dev / test split (multi-label).
+
+    Reads ``goemotions/labels.txt`` (the label names, one a line, in id order) and
+    ``goemotions/<subset>.tsv`` (no header); ``subset="all"`` is train, dev and test in that
+    order. The target is an ``(n, 28)`` int8 0/1 indicator with columns ``target_names``; the
+    Bunch also holds the comment ``ids`` and the ``subset`` each row came from.
+    """
+    if subset not in (*GOEMOTIONS_SUBSETS, "all"):
+        raise ValueError(
+            f"unknown GoEmotions subset {subset!r}; valid are {', '.join(GOEMOTIONS_SUBSETS)}, all"
+        )
+    home = get_data_home(data_home)
+    folder = home / GOEMOTIONS_DIR
+    parts = GOEMOTIONS_SUBSETS if subset == "all" else (subset,)
+    files = ("labels.txt", *(f"{part}.tsv" for part in parts))
+    missing = [f"{GOEMOTIONS_DIR}/{name}" for name in files if not (folder / name).is_file()]
+    if missing:
+        raise DatasetNotFoundError(
+            f"GoEmotions not found in {home} (missing {', '.join(missing)}). Download train.tsv, "
+            f"dev.tsv, test.tsv and labels.txt from data/original/ of {GOEMOTIONS_REPO} into "
+            f"{folder}, or point the {DATA_ENV} environment variable or the data_home argument "
+            "at the folder holding goemotions/."
+        )
+    names = _read_label_names(folder / "labels.txt")
+    read = [_read_goemotions(folder / f"{part}.tsv", len(names)) for part in parts]
+    data = [text for texts, _, _ in read for text in texts]
+    target = np.concatenate([part_target for _, part_target, _ in read])
+    if return_X_y:
+        return data, target
+    sizes = [len(texts) for texts, _, _ in read]
+    split = ", ".join(f"{part} {size:,}" for part, size in zip(parts, sizes, strict=True))
+    counts = target.sum(axis=0)
+    most, least = int(np.argmax(counts)), int(np.argmin(counts))
+    descr = (
+        "GoEmotions (Demszky, Movshovitz-Attias, Ko, Cowen, Nemade & Ravi, ACL 2020; Google "
+        f"Research, Apache-2.0; the original split as mirrored in {GOEMOTIONS_REPO}): "
+        f"{len(data):,} Reddit comments ({split}), {len(names)} labels, "
+        f"{int((target.sum(axis=1) > 1).sum()):,} comments with more than one; "
+        f"from {names[most]} {counts[most]:,} down to {names[least]} {counts[least]:,}."
+    )
+    return Bunch(
+        data=data,
+        target=target,
+        target_names=names,
+        ids=np.array([comment for _, _, ids in read for comment in ids]),
+        subset=np.repeat(parts, sizes),
+        DESCR=descr,
+    )
+
+
 def load_dataset(name: str, data_home: str | os.PathLike | None = None, **kwargs) -> Bunch:
-    """Load a dataset by its short name: ``sms``, ``cyberbullying``, ``cyberbullying6`` or
-    ``stormfront``."""
+    """Load a dataset by its short name: ``sms``, ``cyberbullying``, ``cyberbullying6``,
+    ``stormfront`` or ``goemotions`` (multi-label; pass ``subset=``)."""
     loaders = {
         "sms": load_sms_spam,
         "cyberbullying": load_cyberbullying,
         "cyberbullying6": partial(load_cyberbullying, binary=False),
         "stormfront": load_stormfront,
+        "goemotions": load_goemotions,
     }
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; valid names are {', '.join(loaders)}")
     return loaders[name](data_home, **kwargs)
-
-
-def check_split_sizes(val_size: float, test_size: float) -> None:
-    """Refuse validation and test fractions that leave no training part."""
-    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
-        raise ValueError(
-            "val_size and test_size must be positive fractions that sum to less than 1, "
-            f"got val_size={val_size} and test_size={test_size}"
-        )
-
-
-def train_val_test_split(
-    X: Sequence,
-    y: Sequence,
-    *,
-    val_size: float = 0.2,
-    test_size: float = 0.2,
-    random_state: int | None = 0,
-    groups: Sequence | None = None,
-) -> tuple:
-    """Split into stratified train, validation and test parts (60/20/20 by default).
-
-    With ``groups`` (e.g. the post of each sentence) every group lands in one part, through
-    :class:`~sklearn.model_selection.StratifiedGroupKFold`: the test part is one of
-    ``round(1 / test_size)`` folds and the validation part one of the folds of the rest, so
-    the sizes are those fractions as nearly as whole groups allow.
-
-    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
-    """
-    check_split_sizes(val_size, test_size)
-    if groups is not None:
-        return _group_split(X, y, groups, val_size, test_size, random_state)
-    X_rest, X_test, y_rest, y_test = train_test_split(
-        X, y, test_size=test_size, stratify=y, random_state=random_state
-    )
-    X_train, X_val, y_train, y_val = train_test_split(
-        X_rest,
-        y_rest,
-        test_size=round(val_size * len(y)),  # a count: val_size is a fraction of all of X
-        stratify=y_rest,
-        random_state=random_state,
-    )
-    return X_train, X_val, X_test, y_train, y_val, y_test
-
-
-def _group_split(
-    X: Sequence, y: Sequence, groups: Sequence, val_size: float, test_size: float, seed
-) -> tuple:
-    """:func:`train_val_test_split` keeping each group in one part."""
-    y, groups = np.asarray(y), np.asarray(groups)
-    if len(groups) != len(y):
-        raise ValueError(f"groups has {len(groups)} entries for {len(y)} examples")
-
-    def one_fold(index: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
-        folds = StratifiedGroupKFold(max(2, round(1 / size)), shuffle=True, random_state=seed)
-        rest, held_out = next(folds.split(index, y[index], groups[index]))
-        return index[rest], index[held_out]
-
-    rest, test = one_fold(np.arange(len(y)), test_size)
-    train, val = one_fold(rest, val_size / (1 - test_size))
-    parts = [[X[i] for i in part] for part in (train, val, test)]
-    return (*parts, y[train], y[val], y[test])
 
 
 def _find(home: Path, names: Sequence[str]) -> Path | None:
@@ -421,6 +423,54 @@ def _read_csv(path: Path, content: str, *, text: str, label: str, spill: bool = 
     if not rows:
         raise DatasetError(f"{path} has a header but no data rows")
     return rows
+
+
+def _read_label_names(path: Path) -> list[str]:
+    """The label names of a one-name-a-line file, in order (trailing blank lines ignored)."""
+    names = [line.strip() for line in _read_text(path).rstrip().splitlines()]
+    blank = [i for i, name in enumerate(names, 1) if not name]
+    if blank:
+        raise DatasetError(f"{path}: blank line(s) {_some(blank)} among the label names")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DatasetError(f"{path}: label name(s) {_some(repeated)} appear more than once")
+    return names
+
+
+def _read_goemotions(path: Path, n_labels: int) -> tuple[list[str], np.ndarray, list[str]]:
+    """Parse one GoEmotions TSV into texts, an ``(n, n_labels)`` int8 indicator and comment ids;
+    a malformed row is an error naming its line. Quotes are comment text, not quoting."""
+    records = list(_records(path, _read_text(path), delimiter="\t", quoting=csv.QUOTE_NONE))
+    bad = [
+        f"line {line}: {why}"
+        for line, row in records
+        if (why := _goemotions_problem(row, n_labels))
+    ]
+    if bad:
+        raise DatasetError(
+            f"{path}: {len(bad)} malformed row(s) ({_some(bad)}); each line must be "
+            f"'text<TAB>label ids, comma-separated<TAB>comment id', label ids 0 to {n_labels - 1}"
+        )
+    target = np.zeros((len(records), n_labels), dtype=np.int8)
+    for i, (_, row) in enumerate(records):
+        target[i, [int(label) for label in row[1].split(",")]] = 1
+    return [row[0] for _, row in records], target, [row[2] for _, row in records]
+
+
+def _goemotions_problem(row: list[str], n_labels: int) -> str | None:
+    """What is wrong with one GoEmotions row, or None when nothing is."""
+    if len(row) != 3:
+        return f"{len(row)} tab-separated field(s), expected 3"
+    if not row[0].strip():
+        return "no text"
+    if not row[1].strip():
+        return "no label id"
+    for token in row[1].split(","):
+        if not (token.isascii() and token.removeprefix("-").isdigit()):
+            return f"label id {token!r} is not an integer"
+        if not 0 <= int(token) < n_labels:
+            return f"label id {token} is out of range (0 to {n_labels - 1})"
+    return None
 
 
 def _check(path: Path, rows: list[Row], labels: Sequence[str]) -> None:

@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import _safe_indexing
 
-from .datasets import check_split_sizes, load_dataset
+from .datasets import load_dataset
 from .experiments import Config, Split, load_split
 from .files import atomic_write_text
 from .reporting import to_markdown
+from .splits import check_split_sizes
 from .text import tokenize
 
 
@@ -128,7 +129,7 @@ def grouped_train_val_test_split(
 ) -> tuple:
     """Split into train, validation and test parts with every group whole in one part.
 
-    Like :func:`dan_dice.datasets.train_val_test_split`, and stratified as far as the groups
+    Like :func:`dan_dice.splits.train_val_test_split`, and stratified as far as the groups
     allow: groups are dealt largest first (equal sizes in seeded random order), each to the part
     that lacks its labels most, i.e. whose class counts fall furthest below their targets,
     weighted by the group's class counts. Each part comes back in seeded random order (the data

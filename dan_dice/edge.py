@@ -16,8 +16,13 @@ and the SHA-256 (64 hex digits) of every byte before those digits, so a change t
 it (the graph, the metadata, the zip's own structure) or a truncation fails the check, before
 anything is parsed. Then every value of ``meta.json`` is validated (format, tokenizer, labels
 and their number against the graph's output, vocabulary, ``pad_id``, threshold, quantization,
-pooling), since a file may also have been edited and sealed again. Anything wrong is a
+pooling, task), since a file may also have been edited and sealed again. Anything wrong is a
 ``ValueError`` naming the file (exit status 2 in ``dan-dice predict``).
+
+Multi-label artifacts (``"task": "multilabel"``: one sigmoid probability per label, a threshold
+per label) are written as format version 3, the rest still as version 2: a runtime from before
+multi-label refuses them by their version instead of reading their per-label probabilities as
+the probabilities of exclusive classes. Version 3 is sealed as version 2 is.
 
 Artifacts of version 1 (written before) have no such checksum, only the zip's CRCs of each
 member. They are still read, with the same validation of every value and a warning, rather
@@ -43,11 +48,15 @@ import onnxruntime as ort
 
 from .files import one_line
 from .pooling import POOLINGS
-from .text import _TOKEN, UNK, Vocabulary, check_texts
+from .text import TOKENIZER_SPEC, Vocabulary, check_texts
 
 FORMAT = "dan-dice-edge"
 FORMAT_VERSION = 2
 """2: sealed by a SHA-256 of the whole file; 1 (still read, with a warning): not sealed."""
+MULTILABEL_FORMAT_VERSION = 3
+"""The version of multi-label artifacts: version 2 with the task ``"multilabel"``."""
+TASKS = ("binary", "multiclass", "multilabel")
+"""What an artifact predicts (``meta.json``'s ``"task"``; without one, read from the labels)."""
 SEAL = b"dan-dice-sha256:"
 """The zip comment of a version 2 artifact: this, then the SHA-256 of every byte before the
 digest's 64 hex digits (the comment's prefix included)."""
@@ -62,8 +71,13 @@ CELLS = 4096
 
 def tokenizer_fingerprint() -> str:
     """Digest of the tokenizer's rules, stored in artifacts: a runtime whose tokenizer differs
-    would split texts differently and silently lose accuracy, so it refuses the artifact."""
-    return hashlib.sha256(f"lower|split|{_TOKEN.pattern}|{UNK}".encode()).hexdigest()[:16]
+    would split texts differently and silently lose accuracy, so it refuses the artifact.
+
+    It digests :data:`dan_dice.text.TOKENIZER_SPEC`, committed text (the steps and the
+    pattern, whose character classes are fixed Unicode 14.0 ranges), so it is the same under
+    every Python: none of its Unicode tables enters it.
+    """
+    return hashlib.sha256(TOKENIZER_SPEC.encode()).hexdigest()[:16]
 
 
 class EdgeClassifier:
@@ -73,8 +87,11 @@ class EdgeClassifier:
     ----------
     classes_ : ndarray
         The labels, as in the trained estimator; for two classes ``classes_[1]`` is positive.
-    threshold_ : float
-        Decision threshold on P(positive) used by :meth:`predict` (two classes only).
+    task : {"binary", "multiclass", "multilabel"}
+        What the model predicts: one of two or more exclusive classes, or any set of labels.
+    threshold_ : float or ndarray
+        Decision threshold on P(positive) used by :meth:`predict` (two classes only), or for
+        multi-label artifacts one threshold per label, in the order of ``classes_``.
     quantization : {None, "int8", "fp16"}
         How the artifact stores its weights.
     pooling : str
@@ -87,7 +104,11 @@ class EdgeClassifier:
         self._vocabulary = Vocabulary(meta["vocabulary"])
         self._pad_id = meta["pad_id"]
         self.classes_ = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
-        self.threshold_ = float(meta["threshold"])
+        self.task = meta.get("task") or single_label_task(len(self.classes_))
+        if self.task == "multilabel":
+            self.threshold_ = np.array(meta["threshold"], dtype=np.float64)
+        else:
+            self.threshold_ = float(meta["threshold"])
         self.quantization = meta["quantization"]
         self.pooling = meta.get("pooling", "mean")
 
@@ -122,7 +143,8 @@ class EdgeClassifier:
             raise ValueError(f"{path} has invalid metadata ({exc!r})") from exc
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``."""
+        """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``;
+        for multi-label artifacts each label's own probability (rows need not sum to 1)."""
         texts = check_texts(texts, name="texts", allow_empty=True)
         if len(texts) == 1:  # a single message needs no padding nor reordering
             return self._run(np.array([self._vocabulary.encode(texts[0])]))
@@ -138,14 +160,20 @@ class EdgeClassifier:
             begin += len(chunk)
         return proba
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
-        """Predicted labels (for two classes: ``P(positive) >= threshold_``)."""
+    def predict(self, texts: Sequence[str]) -> np.ndarray | list[tuple]:
+        """Predicted labels (for two classes: ``P(positive) >= threshold_``); for multi-label
+        artifacts a list with each text's label set, a tuple of the labels whose probability
+        reaches their threshold, in the order of ``classes_`` (as the estimator answers for
+        label lists, and ``MultiLabelBinarizer.inverse_transform`` does)."""
         return self._labels(self.predict_proba(texts))
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(None, {"ids": ids})[0]
 
-    def _labels(self, proba: np.ndarray) -> np.ndarray:
+    def _labels(self, proba: np.ndarray) -> np.ndarray | list[tuple]:
+        if self.task == "multilabel":
+            chosen = proba >= self.threshold_
+            return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in chosen]
         if len(self.classes_) == 2:
             return self.classes_[(proba[:, 1] >= self.threshold_).astype(int)]
         return self.classes_[proba.argmax(1)]
@@ -205,10 +233,10 @@ def _check_meta(path: Path, meta: Any, sealed: bool = True) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a dan-dice edge artifact (no {FORMAT!r} metadata)")
     version = meta.get("format_version")
-    if type(version) is not int or version not in (1, FORMAT_VERSION):
+    if type(version) is not int or not 1 <= version <= MULTILABEL_FORMAT_VERSION:
         raise ValueError(
             f"{path} has edge format version {version}, but this runtime reads versions 1 "
-            f"and {FORMAT_VERSION} only; export the model again with this dan_dice"
+            f"to {MULTILABEL_FORMAT_VERSION} only; export the model again with this dan_dice"
         )
     if not sealed and version >= 2:
         raise ValueError(
@@ -241,14 +269,48 @@ def _check_meta(path: Path, meta: Any, sealed: bool = True) -> None:
             raise ValueError(
                 f"pad_id must be {len(vocabulary)} (the vocabulary's size), got {pad_id!r}"
             )
-        check_labels(meta["classes"], meta["classes_dtype"], meta["n_outputs"])
-        check_threshold(meta["threshold"])
+        task = _check_task(meta, version)
+        multilabel = task == "multilabel"
+        classes = check_labels(  # a multi-label indicator's columns come in any order
+            meta["classes"],
+            meta["classes_dtype"],
+            meta["n_outputs"],
+            multilabel=multilabel,
+            ordered=not multilabel,
+        )
+        if not multilabel and task != single_label_task(len(classes)):
+            raise ValueError(f"task {task!r} with {len(classes)} classes")
+        if multilabel:
+            check_thresholds(meta["threshold"], len(classes))
+        else:
+            check_threshold(meta["threshold"])
         if meta["quantization"] not in QUANTIZATIONS:
             raise ValueError(
                 f"quantization must be one of {QUANTIZATIONS}, got {meta['quantization']!r}"
             )
     except Exception as exc:  # a missing key, a value of the wrong type or range
         raise ValueError(f"{path} has invalid metadata: {one_line(exc)}") from exc
+
+
+def _check_task(meta: dict[str, Any], version: int) -> str:
+    """The artifact's task, which must agree with its format version (artifacts from before
+    multi-label have no ``"task"``: single-label, read from their number of labels)."""
+    task = meta.get("task")
+    if version < MULTILABEL_FORMAT_VERSION and task is None:
+        return single_label_task(len(meta["classes"]))
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if (task == "multilabel") != (version == MULTILABEL_FORMAT_VERSION):
+        raise ValueError(
+            f"task {task!r} in an artifact of format version {version} (multi-label artifacts, "
+            f"and only they, have version {MULTILABEL_FORMAT_VERSION})"
+        )
+    return task
+
+
+def single_label_task(n_classes: int) -> str:
+    """``"binary"`` for two classes, ``"multiclass"`` for more."""
+    return "binary" if n_classes == 2 else "multiclass"
 
 
 def check_vocabulary(tokens: Any) -> Vocabulary:
@@ -258,11 +320,16 @@ def check_vocabulary(tokens: Any) -> Vocabulary:
     return Vocabulary(tokens)
 
 
-def check_labels(classes: Any, dtype: Any, n_outputs: Any) -> np.ndarray:
+def check_labels(
+    classes: Any, dtype: Any, n_outputs: Any, *, multilabel: bool = False, ordered: bool = True
+) -> np.ndarray:
     """Stored labels as the estimator had them: ``classes`` (JSON values) as an array of the
     numpy ``dtype`` named, which must keep every value and type (``<U1`` would cut names short,
     ``bool`` turn 0 and 1 into False and True), distinct and sorted (``classes_`` is
-    ``np.unique``'s), two or more, as many as the network's ``n_outputs`` say (one for two)."""
+    ``np.unique``'s), two or more, as many as the network's ``n_outputs`` say (one for two).
+
+    ``multilabel``: one output per label, however many; ``ordered=False`` lets the labels come
+    in any order (a multi-label indicator's columns, a DataFrame's among them)."""
     if not isinstance(classes, list) or not isinstance(dtype, str):
         raise ValueError("classes must be a list and classes_dtype a numpy dtype string")
     if type(n_outputs) is not int:
@@ -273,9 +340,18 @@ def check_labels(classes: Any, dtype: Any, n_outputs: Any) -> np.ndarray:
     labels = np.array(classes, dtype=kind)
     if labels.ndim != 1 or json.dumps(labels.tolist()) != json.dumps(classes):
         raise ValueError(f"classes {classes!r:.80} do not keep their values as {dtype}")
-    if len(labels) < 2 or n_outputs != (1 if len(labels) == 2 else len(labels)):
-        raise ValueError(f"{len(labels)} classes for {n_outputs!r} network outputs")
-    if not np.array_equal(np.unique(labels), labels):
+    outputs = len(labels) if multilabel or len(labels) != 2 else 1
+    if len(labels) < 2 or n_outputs != outputs:
+        kind = "labels" if multilabel else "classes"
+        raise ValueError(f"{len(labels)} {kind} for {n_outputs!r} network outputs")
+    if not ordered:
+        try:
+            distinct = len(set(labels.tolist())) == len(labels)
+        except TypeError:  # an unhashable value: no label
+            distinct = False
+        if not distinct:
+            raise ValueError(f"labels must be distinct, got {classes!r:.80}")
+    elif not np.array_equal(np.unique(labels), labels):
         raise ValueError(f"classes must be distinct and sorted, got {classes!r:.80}")
     return labels
 
@@ -285,3 +361,16 @@ def check_threshold(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
         raise ValueError(f"threshold must be a number in (0, 1), got {value!r}")
     return float(value)
+
+
+def check_thresholds(values: Any, n_labels: int) -> np.ndarray:
+    """Stored per-label thresholds: a list of ``n_labels`` numbers strictly between 0 and 1."""
+    if not isinstance(values, list) or len(values) != n_labels:
+        raise ValueError(
+            f"threshold must be a list of {n_labels} numbers in (0, 1), one per label, "
+            f"got {values!r:.80}"
+        )
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise ValueError(f"threshold[{i}] must be a number in (0, 1), got {value!r}")
+    return np.array(values, dtype=np.float64)

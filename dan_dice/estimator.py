@@ -11,23 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
 from .files import one_line
 from .losses import get_loss
-from .metrics import best_threshold
+from .metrics import best_global_threshold, best_threshold, best_thresholds
 from .model import DAN
+from .multilabel_losses import get_multilabel_loss
 from .persistence import read_model, save_model
 from .pooling import POOLINGS
+from .splits import multilabel_holdout
+from .targets import MULTILABEL, check_targets, decode_targets, encode_targets
 from .text import Vocabulary, check_texts
 from .training import (
+    TUNED,
     CollapseWarning,
     PackedTexts,
     predict_logits,
@@ -45,6 +48,13 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     ``len(hidden_sizes)`` ReLU layers and outputs one logit (two classes) or one per class.
     Texts that are empty or contain no known word are predicted from the unknown-word vector;
     they are never rejected.
+
+    Multi-label tasks (each text has any number of labels) take a 0/1 indicator matrix (numpy,
+    scipy sparse or a DataFrame, as ``MultiLabelBinarizer`` makes) or a list of label lists;
+    the network has one sigmoid output per label, each label its own tuned threshold, and
+    :meth:`predict` answers in the form ``y`` had. Losses for them: ``"ce"`` (binary
+    cross-entropy per label), ``"focal"``, ``"class_balanced"``, ``"distribution_balanced"``
+    and ``"dice"`` (:mod:`dan_dice.multilabel_losses`).
 
     Parameters
     ----------
@@ -93,14 +103,16 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.2
         Share of the training data held out (stratified) to pick the best epoch, unless
         ``validation_data`` is given to :meth:`fit`.
-    threshold : float or "tune", default="tune"
+    threshold : float, "tune" or "tune_global", default="tune"
         Decision threshold on P(positive) for two classes; the best epoch is the one with the
         best validation F1 at this threshold. ``"tune"`` finds, at every epoch, the threshold
         with the best validation F1, and keeps the epoch (then the threshold) that scores
         best: the positive-class F1 is what this toolkit is judged by. Class-weighted losses
         move the F1-optimal threshold away from 0.5 (``wbce`` on data whose positives are the
         majority puts it near 0.15): tuning it lets them be judged at their own best
-        operating point.
+        operating point. For multi-label fits ``"tune"`` gives every label its own F1-best
+        threshold and ``"tune_global"`` one threshold for all, the macro-F1-best; a number is
+        every label's threshold.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train. The fitted network is kept on the CPU, so fitted models pickle and
         predict anywhere.
@@ -116,7 +128,11 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray
-        The labels seen in ``fit``; for two classes ``classes_[1]`` is the positive one.
+        The labels seen in ``fit``; for two classes ``classes_[1]`` is the positive one. For a
+        multi-label indicator, the column indices (a DataFrame's column names).
+    y_type_ : str
+        ``"binary"``, ``"multiclass"``, ``"multilabel-indicator"`` or
+        ``"multilabel-sequences"`` (label lists).
     vocabulary_ : Vocabulary
         The training vocabulary (id 0 is the unknown word).
     module_ : DAN
@@ -134,8 +150,9 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
     best_validation_score_ : float
         That epoch's validation F1 at the threshold :meth:`predict` uses (for more than two
         classes, the macro F1).
-    threshold_ : float
-        The decision threshold used by :meth:`predict` (two classes only).
+    threshold_ : float or ndarray
+        The decision threshold used by :meth:`predict` (two classes), or one per label
+        (multi-label).
     embedding_coverage_ : float
         Share of the vocabulary that had a pretrained vector.
     """
@@ -190,31 +207,32 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X: Sequence[str], y: Any, *, validation_data: tuple | None = None):
-        """Train on texts ``X`` and labels ``y``; ``validation_data=(X_val, y_val)`` is optional."""
+        """Train on texts ``X`` and labels ``y``; ``validation_data=(X_val, y_val)`` is optional.
+
+        ``y`` holds one label per text, or for multi-label tasks a 0/1 indicator matrix or a
+        list of label lists (:mod:`dan_dice.targets`)."""
         self._check_params()
         X = check_texts(X)
-        y = _check_labels(y, len(X))
-        self.classes_, y_codes = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has a single class ({self.classes_.tolist()[0]!r}): need two or more"
-            )
+        self.y_type_, self.classes_, y = check_targets(y, len(X))
+        multilabel = self.y_type_ in MULTILABEL
         rng = check_random_state(self.random_state)
         if validation_data is None:
-            X, X_val, y_codes, y_val = train_test_split(
-                X,
-                y_codes,
-                test_size=self.validation_fraction,
-                stratify=y_codes,
-                random_state=rng.randint(2**31),
-            )
+            X, X_val, y, y_val = self._hold_out(X, y, rng.randint(2**31))
         else:
-            X_val, y_val = _check_validation(validation_data, self.classes_)
+            X_val, y_val = self._check_validation(validation_data)
         device = resolve_device(self.device)
         n_classes = len(self.classes_)
-        loss_fn = get_loss(
-            self.loss, y_codes, n_classes, self.loss_params, class_weight=self._class_weight()
-        )
+        if multilabel:
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight applies to single-label tasks; for multi-label data use "
+                    "loss='class_balanced' or loss='distribution_balanced'"
+                )
+            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
+        else:
+            loss_fn = get_loss(
+                self.loss, y, n_classes, self.loss_params, class_weight=self._class_weight()
+            )
 
         self.vocabulary_ = Vocabulary.build(X, min_count=self.min_count)
         matrix, self.embedding_coverage_ = embedding_matrix(
@@ -226,17 +244,20 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             model = DAN(
                 matrix,
                 hidden_sizes=tuple(self.hidden_sizes),
-                n_outputs=1 if n_classes == 2 else n_classes,
+                n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
                 dropout=self.dropout,
                 word_dropout=self.word_dropout,
                 freeze_embeddings=self.freeze_embeddings,
                 pooling=self.pooling,
-            ).to(device)
+            )
+            if multilabel:
+                model.start_at_rates(y.mean(0))
+            model = model.to(device)
             val_data = self._pack(X_val, y_val, device)
             result = train(
                 model,
                 loss_fn,
-                self._pack(X, y_codes, device),
+                self._pack(X, y, device),
                 val_data,
                 n_classes=n_classes,
                 lr=self.lr,
@@ -260,37 +281,46 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``."""
+        """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``;
+        for multi-label fits each label's own probability."""
         logits = self._logits(X)
+        if self.y_type_ in MULTILABEL:
+            return torch.sigmoid(logits).numpy()
         if logits.dim() == 1:
             positive = torch.sigmoid(logits)
             return torch.stack([1 - positive, positive], 1).numpy()
         return torch.softmax(logits, 1).numpy()
 
     def decision_function(self, X: Sequence[str]) -> np.ndarray:
-        """Scores whose sign gives the prediction for two classes; per-class logits otherwise."""
+        """Scores whose sign gives the prediction for two classes and for every label of a
+        multi-label fit (the logit minus the threshold's); per-class logits otherwise."""
         logits = self._logits(X).numpy()
-        if logits.ndim == 1:
-            return logits - np.log(self.threshold_ / (1 - self.threshold_))
+        if logits.ndim == 1 or self.y_type_ in MULTILABEL:
+            threshold = np.asarray(self.threshold_, dtype=np.float64)
+            return logits - (np.log(threshold) - np.log1p(-threshold))
         return logits
 
-    def predict(self, X: Sequence[str]) -> np.ndarray:
-        """Predicted labels (for two classes: ``P(positive) >= threshold_``)."""
+    def predict(self, X: Sequence[str]) -> Any:
+        """Predicted labels (for two classes: ``P(positive) >= threshold_``); for multi-label
+        fits every label whose probability reaches its threshold, as an indicator matrix or
+        as label tuples, in the form ``y`` had in ``fit``."""
         scores = self.decision_function(X)
-        codes = (scores >= 0).astype(int) if scores.ndim == 1 else scores.argmax(1)
-        return self.classes_[codes]
+        multilabel = self.y_type_ in MULTILABEL
+        codes = (
+            (scores >= 0).astype(np.int64) if scores.ndim == 1 or multilabel else scores.argmax(1)
+        )
+        return decode_targets(codes, self.y_type_, self.classes_)
 
     def score(self, X: Sequence[str], y: Any, sample_weight=None) -> float:
-        """Accuracy on ``(X, y)``; labels never seen in ``fit`` are an error, not a miss."""
+        """Accuracy on ``(X, y)`` (subset accuracy for multi-label); labels never seen in
+        ``fit`` are an error, not a miss."""
         check_is_fitted(self)
         X = check_texts(X)  # a list: a generator would be spent before predict reads it
-        y = _check_labels(y, len(X))
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
-        if len(unseen):
-            raise ValueError(f"y has labels not seen in fit: {unseen.tolist()}")
+        y = encode_targets(y, len(X), self.y_type_, self.classes_)
+        predicted = encode_targets(self.predict(X), len(X), self.y_type_, self.classes_)
         if isinstance(sample_weight, Iterator):
             sample_weight = list(sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the fitted model to ``path`` (weights + JSON, no pickle): see ``persistence``.
@@ -340,14 +370,63 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         ids, offsets = self.vocabulary_.encode_batch(X)
         return PackedTexts.from_numpy(ids, offsets, y, device)
 
-    def _fit_threshold(self, val_data: PackedTexts) -> float:
-        if len(self.classes_) != 2:
+    def _hold_out(self, X: list[str], y: np.ndarray, seed: int) -> tuple:
+        """A validation part of ``validation_fraction``: stratified by class, or by label set
+        through iterative stratification for multi-label ``y``."""
+        if y.ndim == 2:
+            train_index, val_index = multilabel_holdout(y, self.validation_fraction, seed)
+            return (
+                [X[i] for i in train_index],
+                [X[i] for i in val_index],
+                y[train_index],
+                y[val_index],
+            )
+        counts = np.bincount(y)
+        n_val = math.ceil(self.validation_fraction * len(y))
+        if counts.min() < 2 or min(n_val, len(y) - n_val) < len(counts):
+            rare = self.classes_[counts < 2].tolist()
+            raise ValueError(
+                "fit holds out a stratified validation part (validation_fraction="
+                f"{self.validation_fraction}), which needs at least 2 texts of every class and "
+                f"room for each class on both sides: {len(y)} texts of {len(counts)} classes"
+                + (f", of which {rare} occur only once" if rare else "")
+                + "; pass validation_data=(X_val, y_val), or more texts"
+            )
+        return train_test_split(X, y, test_size=n_val, stratify=y, random_state=seed)
+
+    def _check_validation(self, validation_data: Any) -> tuple[list[str], np.ndarray]:
+        try:
+            X_val, y_val = validation_data
+        except (TypeError, ValueError) as exc:
+            raise ValueError("validation_data must be a pair (X_val, y_val)") from exc
+        X_val = check_texts(X_val)
+        y_val = encode_targets(y_val, len(X_val), self.y_type_, self.classes_, name="y_val")
+        if y_val.ndim == 1 and len(np.unique(y_val)) < 2:
+            label = self.classes_[y_val[0]].item()
+            raise ValueError(
+                f"validation_data has a single class ({label!r}): the best "
+                "epoch (and the tuned threshold) are chosen by validation F1, which needs at "
+                "least two classes; pass validation texts of several classes, or no "
+                "validation_data (a stratified part of the training data is then held out)"
+            )
+        return X_val, y_val
+
+    def _fit_threshold(self, val_data: PackedTexts) -> float | np.ndarray:
+        multilabel = self.y_type_ in MULTILABEL
+        if len(self.classes_) != 2 and not multilabel:
             return 0.5
-        if self.threshold != "tune":
-            return float(self.threshold)
+        tuned = isinstance(self.threshold, str) and self.threshold in TUNED
+        if not tuned:
+            fixed = float(self.threshold)
+            return np.full(len(self.classes_), fixed) if multilabel else fixed
         val_data = val_data.to(torch.device("cpu"))
-        proba = torch.sigmoid(predict_logits(self.module_, val_data))
-        return best_threshold(val_data.y.numpy(), proba.numpy())[0]
+        proba = torch.sigmoid(predict_logits(self.module_, val_data)).numpy()
+        y = val_data.y.numpy()
+        if not multilabel:
+            return best_threshold(y, proba)[0]
+        if self.threshold == "tune":
+            return best_thresholds(y, proba)[0]
+        return np.full(len(self.classes_), best_global_threshold(y, proba)[0])
 
     def _class_weight(self) -> str | np.ndarray | None:
         """``class_weight`` as the losses take it: None, "balanced" or one weight per class."""
@@ -400,8 +479,9 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 f"hidden_sizes must be a sequence of positive integers, got {self.hidden_sizes!r}"
             )
         t = self.threshold
-        if t != "tune" and not (isinstance(t, numbers.Real) and 0 < t < 1):
-            raise ValueError(f"threshold must be in (0, 1) or 'tune', got {t!r}")
+        tuned = isinstance(t, str) and t in TUNED
+        if not tuned and not (isinstance(t, numbers.Real) and 0 < t < 1):
+            raise ValueError(f"threshold must be in (0, 1), 'tune' or 'tune_global', got {t!r}")
 
 
 def _collapse_message(epoch: dict[str, float]) -> str:
@@ -412,38 +492,3 @@ def _collapse_message(epoch: dict[str, float]) -> str:
         "threshold='tune', class_weight='balanced', more data, a larger lr or more "
         "patience_steps"
     )
-
-
-def _check_labels(y: Any, n_samples: int) -> np.ndarray:
-    if isinstance(y, Iterator):  # np.asarray would make a 0-d array of the generator
-        y = list(y)
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if len(y) != n_samples:
-        raise ValueError(f"X and y have different lengths: {n_samples} texts, {len(y)} labels")
-    if pd.isna(y).any():
-        raise ValueError("y has missing labels (NaN or None)")
-    check_classification_targets(y)
-    return y
-
-
-def _check_validation(validation_data: Any, classes: np.ndarray) -> tuple[list[str], np.ndarray]:
-    try:
-        X_val, y_val = validation_data
-    except (TypeError, ValueError) as exc:
-        raise ValueError("validation_data must be a pair (X_val, y_val)") from exc
-    X_val = check_texts(X_val)
-    y_val = _check_labels(y_val, len(X_val))
-    unseen = np.setdiff1d(np.unique(y_val), classes)
-    if len(unseen):
-        raise ValueError(f"validation labels not in the training labels: {unseen.tolist()}")
-    present = np.unique(y_val)
-    if len(present) < 2:
-        raise ValueError(
-            f"validation_data has a single class ({present.tolist()[0]!r}): the best epoch "
-            "(and the tuned threshold) are chosen by validation F1, which needs at least two "
-            "classes; pass validation texts of several classes, or no validation_data (a "
-            "stratified part of the training data is then held out)"
-        )
-    return X_val, np.searchsorted(classes, y_val)

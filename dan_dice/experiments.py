@@ -33,11 +33,12 @@ import numpy as np
 
 from . import __version__, journal
 from .arguments import threshold_arg
-from .datasets import DATASETS, load_dataset, train_val_test_split
+from .datasets import DATASETS, load_dataset
 from .dispatch import dispatch
 from .files import atomic_write_text
 from .journal import JOURNAL, SKIPPED, append_journal, lock_folder
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
+from .splits import train_val_test_split
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
@@ -277,6 +278,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--multiclass", action="store_true", help="also the 6-class cyberbullying task")
     add("--sweep", action="store_true", help="also the SMS imbalance sweep (positive rates)")
     add("--all", action="store_true", help="--family, --multiclass and --sweep together")
+    add(
+        "--multilabel",
+        action="store_true",
+        help="run only the GoEmotions multi-label suite (each multi-label loss and a TF-IDF "
+        "peer) into multilabel.md; it takes --losses, --seeds (default 3), --epochs (default: "
+        "the estimator's), --data-dir, --device, --jobs, --scheduler, --out, --quick, --fresh",
+    )
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
     add("--lrs", type=float, nargs="+", default=DEFAULT_LRS, metavar="LR", help="lr grid")
@@ -331,6 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .reporting import write_reports
     from .training import resolve_device
 
+    if "--multilabel" in (sys.argv[1:] if argv is None else argv):
+        from .multilabel_experiments import main as multilabel_main  # its own suite and options
+
+        return multilabel_main(argv)
     args = parse_args(argv)
     if min(args.seeds, args.epochs, args.jobs) < 1:
         raise ValueError("--seeds, --epochs and --jobs must be at least 1")

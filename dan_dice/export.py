@@ -9,12 +9,16 @@ The artifact is a zip archive holding
     vectors, pools them over the non-padding tokens as the model's ``pooling`` says (their
     mean; attention weights, a softmax of ``v · e_t`` over the text's tokens; the element-wise
     maximum; or two of these side by side), and applies the MLP and a sigmoid (two classes:
-    columns ``[1 - p, p]``) or a softmax.
+    columns ``[1 - p, p]``), a softmax, or for multi-label models a sigmoid per label (column
+    ``j``: the probability of label ``j``, each on its own).
 ``meta.json``
-    The format name and version, the vocabulary (row ``i`` of the table is token ``i``), a
-    fingerprint of the tokenizer, the labels and their dtype, the decision threshold, the
-    quantization and the pooling (the graph applies it; an artifact without ``"pooling"`` is
-    mean-pooled). Texts with lone surrogates are written as JSON escapes, read back unchanged.
+    The format name and version (3 for multi-label models, 2 otherwise: see
+    :mod:`dan_dice.edge`), the task (``"binary"``, ``"multiclass"`` or ``"multilabel"``), the
+    vocabulary (row ``i`` of the table is token ``i``), a fingerprint of the tokenizer, the
+    labels and their dtype, the decision threshold (a list, one per label, for multi-label
+    models), the quantization and the pooling (the graph applies it; an artifact without
+    ``"pooling"`` is mean-pooled). Texts with lone surrogates are written as JSON escapes, read
+    back unchanged.
 
 The archive's comment seals it: ``dan-dice-sha256:`` and the SHA-256 of every byte before the
 digest, checked by :mod:`dan_dice.edge` before it parses anything (see its docstring).
@@ -43,9 +47,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .edge import FORMAT, FORMAT_VERSION, SEAL, seal, tokenizer_fingerprint
+from .edge import (
+    FORMAT,
+    FORMAT_VERSION,
+    MULTILABEL_FORMAT_VERSION,
+    SEAL,
+    seal,
+    single_label_task,
+    tokenizer_fingerprint,
+)
 from .files import json_text, write_atomic
 from .pooling import POOLINGS
+from .targets import MULTILABEL
 
 if TYPE_CHECKING:
     from onnx import ModelProto
@@ -85,17 +98,21 @@ def export_model(
         (state[f"mlp.{i}.weight"], state[f"mlp.{i}.bias"])
         for i in sorted({int(k.split(".")[1]) for k in state})
     ]
-    model = _build_graph(table, layers, len(clf.classes_), quantize, pooling, attention)
+    multilabel = clf.y_type_ in MULTILABEL
+    task = "multilabel" if multilabel else single_label_task(len(clf.classes_))
+    model = _build_graph(table, layers, task, len(clf.classes_), quantize, pooling, attention)
+    threshold = np.asarray(clf.threshold_, dtype=np.float64)
     meta = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": MULTILABEL_FORMAT_VERSION if multilabel else FORMAT_VERSION,
+        "task": task,
         "dan_dice_version": __version__,
         "tokenizer": tokenizer_fingerprint(),
         "vocabulary": tokens,
         "pad_id": len(tokens),
         "classes": clf.classes_.tolist(),
         "classes_dtype": clf.classes_.dtype.str,
-        "threshold": float(clf.threshold_),
+        "threshold": threshold.tolist() if multilabel else float(threshold),
         "n_outputs": int(layers[-1][0].shape[0]),
         "quantization": quantize,
         "pooling": pooling,
@@ -117,6 +134,7 @@ def package(members: dict[str, bytes]) -> bytes:
 def _build_graph(
     table: np.ndarray,
     layers: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
     n_classes: int,
     quantize: str | None,
     pooling: str = "mean",
@@ -138,7 +156,9 @@ def _build_graph(
         )
         if i < len(layers) - 1:
             hidden = g.node("Relu", [hidden], f"relu{i}")
-    if n_classes == 2:
+    if task == "multilabel":  # each label's own probability
+        g.node("Sigmoid", [hidden], "probabilities")
+    elif task == "binary":
         positive = g.node("Sigmoid", [hidden], "positive")
         negative = g.node("Sub", [g.constant("one", np.float32(1)), positive], "negative")
         g.node("Concat", [negative, positive], "probabilities", axis=1)

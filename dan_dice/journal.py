@@ -39,6 +39,7 @@ except ImportError:  # pragma: no cover - not POSIX
 
 JOURNAL = "runs.jsonl"
 SKIPPED = "runs.jsonl.skipped"
+"""Where the study journal's skipped lines go (any journal's: its name plus ``.skipped``)."""
 LOCK = ".lock"
 RUN_KEYS = ("dataset", "loss", "seed", "config")
 """Keys every journaled run has: its (dataset, loss, seed) and the fingerprint it was made under."""
@@ -163,7 +164,7 @@ def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[
             2,
         )
     if bad and repair:
-        with open(path.with_name(SKIPPED), "ab") as f:
+        with open(path.with_name(path.name + ".skipped"), "ab") as f:
             f.write(b"".join(line + b"\n" for line in bad))
         atomic_write_text(path, "".join(line.decode("utf-8") + "\n" for line in good))
     return records

@@ -2,6 +2,10 @@
 
 For a binary task ``f1``, ``precision`` and ``recall`` are those of the positive class (label 1),
 the rare class this toolkit is judged by; for more classes they are macro averages.
+
+Multi-label tasks (``(n_samples, n_labels)`` 0/1 indicators) have their own scores, per-label
+and shared threshold tuning, and the head / medium / tail grouping of labels by frequency.
+Numpy only, so that scoring never pulls in torch or scikit-learn.
 """
 
 from __future__ import annotations
@@ -77,3 +81,144 @@ def best_threshold(y_true: np.ndarray, proba: np.ndarray) -> tuple[float, float]
 
 
 _TINY = float(np.finfo(np.float32).eps)
+
+
+# --- multi-label: Y_true, Y_pred and proba are (n_samples, n_labels) arrays ----------------------
+
+
+def _label_counts(Y_true, Y_pred) -> tuple[np.ndarray, ...]:
+    """Both 0/1 indicators as boolean arrays, and per label their true positives, false
+    positives and false negatives."""
+    T, P = _indicator(Y_true, "Y_true"), _indicator(Y_pred, "Y_pred")
+    if T.shape != P.shape:
+        raise ValueError(f"Y_true has shape {T.shape} and Y_pred {P.shape}; they must match")
+    tp = (T & P).sum(axis=0)
+    return T, P, tp, P.sum(axis=0) - tp, T.sum(axis=0) - tp
+
+
+def _indicator(Y, name: str) -> np.ndarray:
+    """``Y`` as a boolean ``(n, L)`` array, after checking it is a 2-D matrix of 0s and 1s."""
+    Y = np.asarray(Y)
+    if Y.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D (n_samples, n_labels) indicator, got {Y.shape}")
+    if Y.shape[1] == 0:
+        raise ValueError(f"{name} has no label column")
+    if Y.dtype == object or not np.isin(Y, (0, 1)).all():
+        raise ValueError(f"{name} must hold only 0 and 1 (a label indicator matrix)")
+    return Y.astype(bool)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``, 0 where the denominator is 0 (sklearn's zero_division=0)."""
+    numerator = np.asarray(numerator, dtype=float)
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def per_label_scores(Y_true, Y_pred) -> dict[str, np.ndarray]:
+    """F1, precision and recall of every label, and its support (count of true positives in
+    ``Y_true``): ``(L,)`` arrays; a score whose denominator is 0 is 0."""
+    _, _, tp, fp, fn = _label_counts(Y_true, Y_pred)
+    return {
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "support": tp + fn,
+    }
+
+
+def multilabel_scores(Y_true, Y_pred) -> dict[str, float]:
+    """Micro- and macro-F1, micro precision and recall, Hamming loss (share of wrong label
+    decisions) and subset accuracy (share of rows with every label right) of 0/1 indicators.
+
+    Macro-F1 is the plain mean over labels, a label never true nor predicted counting 0 (as
+    sklearn's ``f1_score(average="macro", zero_division=0)``): rare labels weigh as much as
+    frequent ones, which is the point of judging imbalance-aware losses by it.
+    """
+    T, P, tp, fp, fn = _label_counts(Y_true, Y_pred)
+    TP, FP, FN = tp.sum(), fp.sum(), fn.sum()
+    return {
+        "micro_f1": float(_ratio(2 * TP, 2 * TP + FP + FN)),
+        "macro_f1": float(_ratio(2 * tp, 2 * tp + fp + fn).mean()),
+        "hamming": float((T != P).mean()) if T.size else 0.0,
+        "subset_accuracy": float((T == P).all(axis=1).mean()) if len(T) else 0.0,
+        "micro_precision": float(_ratio(TP, TP + FP)),
+        "micro_recall": float(_ratio(TP, TP + FN)),
+    }
+
+
+def best_thresholds(Y_true, proba) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the threshold on its probability that maximises its F1 (by
+    :func:`best_threshold`; predict ``proba >= threshold``), and that F1: two ``(L,)`` arrays.
+
+    A label with no positive in ``Y_true`` has no F1 to maximise: it gets threshold 0.5 and
+    F1 0 (whatever is predicted, its F1 against no positive is 0).
+    """
+    T, proba = _indicator(Y_true, "Y_true"), _probabilities(proba, Y_true)
+    thresholds, f1s = np.full(T.shape[1], 0.5), np.zeros(T.shape[1])
+    for j in np.flatnonzero(T.any(axis=0)):
+        thresholds[j], f1s[j] = best_threshold(T[:, j], proba[:, j])
+    return thresholds, f1s
+
+
+def best_global_threshold(Y_true, proba) -> tuple[float, float]:
+    """The one threshold shared by every label that maximises macro-F1, and that macro-F1.
+
+    Every distinct probability is a candidate (cut just below it, as :func:`best_threshold`
+    does). All are scored at once from the sorted probabilities, in O(nL log nL) rather than
+    O((nL)^2): lowering the cut past one (example, label) pair changes only that label's F1,
+    so macro-F1 at every cut is a running sum of those changes. The macro-F1 returned is that
+    of ``proba >= threshold``, the threshold clipped as :func:`best_threshold` clips it.
+    ``Y_true`` with no positive at all gives threshold 0.5 and macro-F1 0.
+    """
+    T, proba = _indicator(Y_true, "Y_true"), _probabilities(proba, Y_true)
+    if not T.any():
+        return 0.5, 0.0
+    n, n_labels = T.shape
+    columns = np.arange(n_labels)
+    # F1 of each label when its k + 1 most probable examples are predicted positive, k = 0..n-1
+    by_label = np.argsort(-proba, axis=0, kind="stable")
+    tp = np.cumsum(T[by_label, columns], axis=0)
+    f1 = _ratio(2 * tp, np.arange(1, n + 1)[:, None] + T.sum(axis=0))
+    gain = np.empty_like(f1)  # what adding each (example, label) pair adds to its label's F1
+    gain[by_label, columns] = np.diff(f1, axis=0, prepend=0.0)
+    order = np.argsort(-proba.ravel(), kind="stable")
+    p = proba.ravel()[order]
+    macro = np.cumsum(gain.ravel()[order]) / n_labels
+    last = np.r_[np.flatnonzero(np.diff(p)), len(p) - 1]  # last pair of each distinct value
+    i = last[int(np.argmax(np.round(macro[last], 12)))]  # rounding: first of near-equal bests
+    below = p[i + 1] if i + 1 < len(p) else 0.0
+    threshold = float(np.clip((p[i] + below) / 2, _TINY, 1 - _TINY))
+    return threshold, float(per_label_scores(T, proba >= threshold)["f1"].mean())
+
+
+def _probabilities(proba, Y_true) -> np.ndarray:
+    """``proba`` as a float array of the shape of ``Y_true``, all finite."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape != np.shape(Y_true):
+        raise ValueError(f"proba has shape {proba.shape} and Y_true {np.shape(Y_true)}; must match")
+    if not np.isfinite(proba).all():
+        raise ValueError("proba holds NaN or infinite values")
+    return proba
+
+
+def frequency_groups(train_counts) -> np.ndarray:
+    """``"head"``, ``"medium"`` or ``"tail"`` for every label, by its training count.
+
+    Labels are ranked from the most to the least frequent and cut in three groups of equal
+    size as nearly as possible: each cut goes to the place between two different counts
+    nearest to a third (two thirds) of the labels, so labels of equal count always share a
+    group; of two equally near places the earlier is taken. With many ties a group can be
+    empty (every count equal: every label is ``"medium"``).
+    """
+    counts = np.asarray(train_counts)
+    if counts.ndim != 1 or len(counts) == 0:
+        raise ValueError(f"train_counts must be a non-empty 1-D array, got shape {counts.shape}")
+    if not np.issubdtype(counts.dtype, np.number) or (counts < 0).any():
+        raise ValueError("train_counts must be non-negative numbers (label counts)")
+    order = np.argsort(-counts.astype(np.float64), kind="stable")  # unsigned counts too
+    ranked = counts[order]
+    places = np.r_[0, np.flatnonzero(np.diff(ranked)) + 1, len(ranked)]  # cuts between counts
+    cuts = [places[np.argmin(np.abs(places - len(counts) * k / 3))] for k in (1, 2)]
+    groups = np.empty(len(counts), dtype="<U6")
+    groups[order] = np.repeat(["head", "medium", "tail"], np.diff([0, *cuts, len(counts)]))
+    return groups

@@ -2,7 +2,8 @@
 
 A model file is one `safetensors <https://huggingface.co/docs/safetensors>`_ file: the
 network's weights as tensors, and in its metadata a JSON document with everything else (the
-constructor parameters, labels, vocabulary, decision threshold, training history). Loading
+constructor parameters, the type of target (``y_type``), labels, vocabulary, decision
+threshold (a list, one per label, for multi-label models), training history). Loading
 parses JSON and raw tensors only, so a model file from an untrusted source cannot run code, and
 it needs neither the word vectors nor a GPU.
 
@@ -13,6 +14,13 @@ entry, the threshold, even the JSON's padding) fails it. Then every loaded value
 of distinct strings as long as the embedding table, finite weights, known parameters), since a
 file may also have been edited and checksummed again. Anything wrong is a ``ValueError`` naming
 the file (exit status 2 on the command line).
+
+Multi-label models are written as format version 3: version 2 whose ``y_type`` is
+``"multilabel-indicator"`` or ``"multilabel-sequences"``, with one output and one threshold per
+label. Single-label models are still written as version 2, so that a dan_dice from before
+multi-label reads them; it refuses version 3 by its number, where it would otherwise take the
+per-label outputs for exclusive classes. Version 2 files written before ``y_type`` was stored
+are read as single-label (``"binary"`` for two classes, ``"multiclass"`` for more).
 
 Files of format version 1 (written before) have a checksum of the weights only. They are still
 read, with that checksum, the same validation of every value and a warning, rather than
@@ -42,10 +50,14 @@ from sklearn.base import BaseEstimator
 
 from . import __version__
 from .files import json_text, one_line, write_atomic
+from .targets import MULTILABEL
 
 FORMAT = "dan-dice-model"
 FORMAT_VERSION = 2
 """2: a SHA-256 of the whole file; 1 (still read): a SHA-256 of the weights only."""
+MULTILABEL_FORMAT_VERSION = 3
+"""The version of multi-label model files: version 2 with a multi-label ``y_type``."""
+Y_TYPES = ("binary", "multiclass", *MULTILABEL)
 _ZEROS = b"0" * 64
 _DEVICES = ("auto", "cpu", "cuda")
 
@@ -81,13 +93,16 @@ def save_model(clf: BaseEstimator, path: str | os.PathLike, *, overwrite: bool =
     if isinstance(params["embeddings"], os.PathLike):
         params["embeddings"] = os.fspath(params["embeddings"])
     weights = {k: v.detach().cpu().contiguous() for k, v in clf.module_.state_dict().items()}
+    multilabel = clf.y_type_ in MULTILABEL
+    threshold = np.asarray(clf.threshold_, dtype=np.float64)
     config = {
         "dan_dice_version": __version__,
         "params": params,
+        "y_type": clf.y_type_,
         "classes": clf.classes_.tolist(),
         "classes_dtype": clf.classes_.dtype.str,
         "vocabulary": clf.vocabulary_.tokens,
-        "threshold": clf.threshold_,
+        "threshold": threshold.tolist() if multilabel else float(threshold),
         "best_epoch": clf.best_epoch_,
         "best_validation_score": clf.best_validation_score_,
         "collapsed": clf.collapsed_,
@@ -99,7 +114,8 @@ def save_model(clf: BaseEstimator, path: str | os.PathLike, *, overwrite: bool =
         document = json_text(config, default=_to_json)
     except TypeError as exc:
         raise ValueError(f"cannot save the model as JSON: {exc}") from exc
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "config": document}
+    version = MULTILABEL_FORMAT_VERSION if multilabel else FORMAT_VERSION
+    metadata = {"format": FORMAT, "format_version": str(version), "config": document}
     return write_atomic(path, _signed(weights, metadata), overwrite=overwrite)
 
 
@@ -146,7 +162,7 @@ def read_model(path: str | os.PathLike) -> StoredModel:
     ):
         raise ValueError(f"{path} is corrupted: its weights do not match their checksum")
     try:
-        return _stored(config, weights)
+        return _stored(config, weights, version)
     except Exception as exc:  # any value of the wrong type or range, wherever it trips
         raise ValueError(f"{path} is not a valid dan-dice model file: {one_line(exc)}") from exc
 
@@ -197,10 +213,11 @@ def _header(path: Path, data: bytes) -> tuple[dict[str, Any], int]:
 def _check_format(path: Path, metadata: dict[str, Any]) -> int:
     """The format version of a model file's metadata, if this dan_dice reads it."""
     version = metadata.get("format_version")
-    if version not in ("1", "2"):
+    if version not in ("1", "2", "3"):
         raise ValueError(
             f"{path} has model format version {version}, but this dan_dice ({__version__}) "
-            f"reads versions 1 and {FORMAT_VERSION} only; load it with a matching dan_dice"
+            f"reads versions 1 to {MULTILABEL_FORMAT_VERSION} only; load it with a matching "
+            "dan_dice"
         )
     return int(version)
 
@@ -219,10 +236,16 @@ def _verify(path: Path, data: bytes, header_end: int, digest: Any) -> None:
         )
 
 
-def _stored(config: Any, weights: dict[str, torch.Tensor]) -> StoredModel:
+def _stored(config: Any, weights: dict[str, torch.Tensor], version: int) -> StoredModel:
     """The parameters and fitted attributes of a configuration, every value validated (the
     numeric parameters are checked again by the estimator's own ``_check_params``)."""
-    from .edge import check_labels, check_threshold, check_vocabulary
+    from .edge import (
+        check_labels,
+        check_threshold,
+        check_thresholds,
+        check_vocabulary,
+        single_label_task,
+    )
 
     if not isinstance(config, dict):
         raise ValueError("its configuration is not a JSON object")
@@ -230,13 +253,23 @@ def _stored(config: Any, weights: dict[str, torch.Tensor]) -> StoredModel:
     if not isinstance(params, dict):
         raise ValueError("its parameters are not a JSON object")
     params = dict(params)
-    _check_params(params)
+    y_type = _y_type(config, version)
+    multilabel = y_type in MULTILABEL
+    _check_params(params, multilabel)
     params["hidden_sizes"] = tuple(params["hidden_sizes"])  # JSON has no tuples
     params.setdefault("pooling", "mean")  # files from before pooling was a choice
     n_outputs = config["n_outputs"]
     if not isinstance(n_outputs, int) or isinstance(n_outputs, bool):
         raise ValueError(f"n_outputs must be an integer, got {n_outputs!r}")
-    classes = check_labels(config["classes"], config["classes_dtype"], n_outputs)
+    classes = check_labels(
+        config["classes"],
+        config["classes_dtype"],
+        n_outputs,
+        multilabel=multilabel,
+        ordered=y_type != "multilabel-indicator",  # a DataFrame's columns come in any order
+    )
+    if not multilabel and y_type != single_label_task(len(classes)):
+        raise ValueError(f"y_type {y_type!r} with {len(classes)} classes")
     vocabulary = check_vocabulary(config["vocabulary"])
     table = weights.get("embedding.weight")
     if table is None or table.ndim != 2 or len(table) != len(vocabulary):
@@ -266,10 +299,14 @@ def _stored(config: Any, weights: dict[str, torch.Tensor]) -> StoredModel:
     collapsed = config.get("collapsed", False)  # files from before collapse was flagged
     if not isinstance(collapsed, bool):
         raise ValueError(f"collapsed must be true or false, got {collapsed!r}")
+    threshold = config["threshold"]
     fitted = {
+        "y_type_": y_type,
         "classes_": classes,
         "vocabulary_": vocabulary,
-        "threshold_": check_threshold(config["threshold"]),
+        "threshold_": (
+            check_thresholds(threshold, len(classes)) if multilabel else check_threshold(threshold)
+        ),
         "best_epoch_": best_epoch,
         "best_validation_score_": score,
         "collapsed_": collapsed,
@@ -279,15 +316,38 @@ def _stored(config: Any, weights: dict[str, torch.Tensor]) -> StoredModel:
     return StoredModel(params, weights, n_outputs, fitted)
 
 
-def _check_params(params: dict[str, Any]) -> None:
-    """The parameters that the estimator's ``_check_params`` leaves to ``fit``."""
-    from .losses import LOSSES
+def _y_type(config: dict[str, Any], version: int) -> str:
+    """The stored ``y_type``, which must agree with the format version (files from before it
+    was stored are single-label: read from their number of labels)."""
+    from .edge import single_label_task
 
-    if not isinstance(params.get("loss"), str) or params["loss"] not in LOSSES:
-        raise ValueError(f"loss must be one of {list(LOSSES)}, got {params.get('loss')!r}")
+    y_type = config.get("y_type")
+    if y_type is None and version < MULTILABEL_FORMAT_VERSION:
+        return single_label_task(len(config["classes"]))
+    if y_type not in Y_TYPES:
+        raise ValueError(f"y_type must be one of {Y_TYPES}, got {y_type!r}")
+    if (y_type in MULTILABEL) != (version == MULTILABEL_FORMAT_VERSION):
+        raise ValueError(
+            f"y_type {y_type!r} in a file of format version {version} (multi-label models, "
+            f"and only they, have version {MULTILABEL_FORMAT_VERSION})"
+        )
+    return y_type
+
+
+def _check_params(params: dict[str, Any], multilabel: bool = False) -> None:
+    """The parameters that the estimator's ``_check_params`` leaves to ``fit`` (the losses of
+    a multi-label model are those of :mod:`dan_dice.multilabel_losses`)."""
+    from .losses import LOSSES
+    from .multilabel_losses import MULTILABEL_ALIASES, MULTILABEL_LOSSES
+
+    losses = [*MULTILABEL_LOSSES, *MULTILABEL_ALIASES] if multilabel else list(LOSSES)
+    if not isinstance(params.get("loss"), str) or params["loss"] not in losses:
+        raise ValueError(f"loss must be one of {losses}, got {params.get('loss')!r}")
     if not isinstance(params.get("loss_params"), dict | None):
         raise ValueError(f"loss_params must be null or an object, got {params['loss_params']!r}")
     weight = params.get("class_weight")
+    if multilabel and weight is not None:
+        raise ValueError(f"class_weight must be null for a multi-label model, got {weight!r}")
     if not (weight is None or weight == "balanced" or isinstance(weight, dict)):
         raise ValueError(f"class_weight must be null, 'balanced' or an object, got {weight!r}")
     if isinstance(weight, dict) and not all(_real(v) and v >= 0 for v in weight.values()):

@@ -78,6 +78,29 @@ def toy_texts_3class() -> tuple[list[str], np.ndarray]:
     return X, y
 
 
+def multilabel_toy(n: int = 240, seed: int = 3) -> tuple[list[str], np.ndarray]:
+    """``n`` deterministic texts with one to three of the topics sports, food and tech (label
+    columns 0, 1, 2 of the returned 0/1 indicator; tech, the rarest, on about a fifth of them);
+    each text mixes a few words of each of its topics with neutral words."""
+    rng = np.random.default_rng(seed)
+    topics = list(TOPIC_WORDS.values())
+    Y = (rng.random((n, 3)) < [0.6, 0.4, 0.2]).astype(np.int64)
+    Y[Y.sum(1) == 0, 0] = 1  # every text has a topic
+    X = []
+    for row in Y:
+        words = [w for j in np.flatnonzero(row) for w in rng.choice(topics[j], size=2)]
+        words += list(rng.choice(NEUTRAL_WORDS, size=2))
+        rng.shuffle(words)
+        X.append(" ".join(words))
+    return X, Y
+
+
+@pytest.fixture(scope="session")
+def toy_multilabel() -> tuple[list[str], np.ndarray]:
+    """:func:`multilabel_toy`'s 240 texts and indicator. Do not mutate."""
+    return multilabel_toy()
+
+
 @pytest.fixture(scope="session")
 def tiny_vectors() -> dict[str, np.ndarray]:
     """The 50 ``TINY_WORDS`` (every word of both toy corpora, and more) -> seeded 8-d vectors."""

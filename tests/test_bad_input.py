@@ -237,6 +237,65 @@ def _unwritable(tmp):
     return _cli("--quick", "--data-dir", str(tmp), "--out", str(tmp / "a-file" / "reports"))
 
 
+ML_X = ["pizza pasta", "football goal", "pizza football", "code laptop"] * 6
+ML_Y = [["food/drink"], ["sports"], ["food/drink", "sports"], []] * 6
+
+
+@functools.cache
+def _ml_fitted() -> DANClassifier:
+    return DANClassifier(**FAST).fit(ML_X, ML_Y)
+
+
+def _ml_model_file(tmp):
+    from dan_dice.persistence import _signed
+
+    path = _ml_fitted().save(tmp / "multi.dandice")
+    tensors, metadata = _model_metadata(path)
+    config = json.loads(metadata.pop("config"))
+    config["threshold"] = config["threshold"][:1]
+    metadata.pop("sha256")
+    path.write_bytes(_signed(tensors, {**metadata, "config": json.dumps(config)}))
+    return lambda: DANClassifier.load(path)
+
+
+def _ml_artifact(tmp: Path) -> Path:
+    from dan_dice.export import export_model
+
+    return export_model(_ml_fitted(), tmp / "multi.dan")
+
+
+def _ml_artifact_as_version_2(tmp):
+    from dan_dice.export import package
+
+    path = _ml_artifact(tmp)
+    path.write_bytes(package(_members(path, format_version=2)))
+    return _edge(path)
+
+
+def _ml_train(tmp: Path, rows: str, *more: str):
+    data = _csv(tmp, rows)
+    return _train_csv(tmp, data, tmp / "m", "--label-separator", ",", *more)
+
+
+def _ml_rare_label(tmp):
+    """Iterative stratification sends a rare label to the training part first: a split that
+    does not is simulated."""
+    from unittest import mock
+
+    def split(X, Y, random_state):
+        rare = np.flatnonzero(Y[:, 0])
+        rest = np.setdiff1d(np.arange(len(Y)), rare)
+        return [X[i] for i in rest], [], [X[i] for i in rare], Y[rest], Y[:0], Y[rare]
+
+    call = _ml_train(tmp, "0,hi,joy\n1,ho,joy\n2,hu,anger\n")
+
+    def patched():
+        with mock.patch("dan_dice.splits.train_val_test_split", split):
+            call()
+
+    return patched
+
+
 CASES = {
     "missing file": (DatasetNotFoundError, lambda t: _sms(t)),
     "directory instead of file": (DatasetError, lambda t: _sms(t, directory=True)),
@@ -351,6 +410,59 @@ CASES = {
     "a corrupt artifact given to `dan-dice predict`": (
         SystemExit,
         lambda t: _dan_dice("predict", "--model", str(_changed_artifact_byte(t))),
+    ),
+    "multi-label y with fewer than two labels": (ValueError, lambda t: _fit(y=[["joy"]] * 20)),
+    "an indicator matrix holding values other than 0 and 1": (
+        ValueError,
+        lambda t: _fit(y=np.array([[0, 2], [1, 0]] * 10)),
+    ),
+    "`class_weight` with multi-label y": (
+        ValueError,
+        lambda t: _fit(X=ML_X, y=ML_Y, class_weight="balanced"),
+    ),
+    "a single-label loss with multi-label y (`wbce`)": (
+        ValueError,
+        lambda t: _fit(X=ML_X, y=ML_Y, loss="wbce"),
+    ),
+    "a label list with a label never seen in fit (`score`)": (
+        ValueError,
+        lambda t: lambda: _ml_fitted().score(ML_X[:2], [["sports"], ["nope"]]),
+    ),
+    "`train --label-separator` without `--csv`": (
+        SystemExit,
+        lambda t: _dan_dice("train", "--dataset", "sms", "--label-separator", ",", "--out", "m"),
+    ),
+    "`train --label-separator` naming a missing label column": (
+        SystemExit,
+        lambda t: _dan_dice(
+            *("train", "--csv", str(_csv(t, "0,hi,joy\n")), "--text-column", "message"),
+            *("--label-column", "emotions", "--label-separator", ",", "--out", str(t / "m")),
+        ),
+    ),
+    "a label list with an empty label name (`joy,,anger`)": (
+        SystemExit,
+        lambda t: _ml_train(t, '0,hi,"joy,,anger"\n1,ho,joy\n'),
+    ),
+    "a label column with fewer than two distinct labels": (
+        SystemExit,
+        lambda t: _ml_train(t, "0,hi,joy\n1,ho,\n"),
+    ),
+    "a label that never reaches the training part": (SystemExit, _ml_rare_label),
+    "`predict --label-separator` with a single-label artifact": (
+        SystemExit,
+        lambda t: _dan_dice("predict", "--model", str(_artifact(t)), "--label-separator", ","),
+    ),
+    "a label holding `predict`'s separator (CSV output)": (
+        SystemExit,
+        lambda t: _dan_dice("predict", "--model", str(_ml_artifact(t)), "--label-separator", "/"),
+    ),
+    "an edited multi-label model file checksummed again (one threshold for two labels)": (
+        ValueError,
+        _ml_model_file,
+    ),
+    "a multi-label artifact edited to format version 2 and sealed again": (
+        ValueError,
+        _ml_artifact_as_version_2,
     ),
 }
 

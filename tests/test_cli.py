@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -416,3 +417,213 @@ def test_corrupt_artifacts_and_models_exit_2(artifact, model, tmp_path, capsys):
     broken.write_bytes(bytes(data))
     error = _fails(["export", str(broken), str(tmp_path / "a.dan")], capsys)
     assert f"{broken} is corrupted" in error
+
+
+# Multi-label: label lists in a CSV column, GoEmotions, label sets out of predict
+
+TOPICS = np.array(["sports", "food", "tech"])  # the label columns of the multi-label toy task
+
+
+@pytest.fixture(scope="module")
+def topics_csv(folder, toy_multilabel) -> Path:
+    """Label lists joined by "," (", " on every third row), and ten texts with no label."""
+    X, Y = toy_multilabel
+    cells = [(", " if i % 3 else ",").join(TOPICS[np.flatnonzero(r)]) for i, r in enumerate(Y)]
+    texts = [*X, *["you the now", "call today please"] * 5]
+    return _write_csv(folder / "topics_lists.csv", texts, [*cells, *[""] * 10])
+
+
+@pytest.fixture(scope="module")
+def multilabel_model(folder, topics_csv) -> Path:
+    out = folder / "topics_lists.model"
+    command = ["train", "--csv", str(topics_csv), "--text-column", "message", "--label-column"]
+    command += ["category", "--label-separator", ",", "--out", str(out), "--lr", "1e-2"]
+    assert main([*command, "--epochs", "5"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def multilabel_artifact(folder, multilabel_model) -> Path:
+    out = folder / "topics_lists.dan"
+    assert main(["export", str(multilabel_model), str(out)]) == 0
+    return out
+
+
+def test_train_multilabel_csv(folder, topics_csv, capsys):
+    from dan_dice import DANClassifier
+
+    out = folder / "lists.model"
+    command = ["train", "--csv", str(topics_csv), "--text-column", "message", "--label-column"]
+    command += ["category", "--label-separator", ",", "--epochs", "2", "--threshold"]
+    assert main([*command, "tune_global", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "test micro-F1" in printed and "macro-F1" in printed and "3 labels" in printed
+    clf = DANClassifier.load(out)
+    assert clf.y_type_ == "multilabel-sequences"
+    assert clf.classes_.tolist() == ["food", "sports", "tech"]
+    assert len(set(clf.threshold_)) == 1  # tune_global: one threshold for every label
+
+
+def test_predict_multilabel_writes_label_sets_and_probabilities(
+    multilabel_artifact, lines_file, capsys
+):
+    clf = EdgeClassifier.load(multilabel_artifact)
+    command = ["predict", "--model", str(multilabel_artifact), str(lines_file)]
+    rows = _csv_rows(_run(command, capsys))
+    assert rows[0] == ["labels", "p_food", "p_sports", "p_tech"]
+    assert [row[0] for row in rows[1:]] == [",".join(s) for s in clf.predict(LINES)]
+    probabilities = [[float(p) for p in row[1:]] for row in rows[1:]]
+    np.testing.assert_allclose(probabilities, clf.predict_proba(LINES), atol=1e-6)
+    rows = _csv_rows(_run([*command, "--label-separator", " | "], capsys))
+    assert [row[0] for row in rows[1:]] == [" | ".join(s) for s in clf.predict(LINES)]
+    records = [
+        json.loads(line) for line in _run([*command, "--format", "jsonl"], capsys).splitlines()
+    ]
+    assert [tuple(r["labels"]) for r in records] == clf.predict(LINES)
+    assert list(records[0]) == ["labels", "p_food", "p_sports", "p_tech"]
+
+
+def test_predict_finds_the_topics_of_texts(multilabel_artifact, tmp_path, capsys):
+    path = tmp_path / "topics.txt"
+    path.write_text("pizza pasta cheese\nfootball goal team\nlaptop software pizza pasta\n")
+    rows = _csv_rows(_run(["predict", "--model", str(multilabel_artifact), str(path)], capsys))
+    assert [set(row[0].split(",")) for row in rows[1:]] == [{"food"}, {"sports"}, {"tech", "food"}]
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _run(command: list[str], capsys) -> str:
+    assert main(command) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
+def test_train_on_goemotions_uses_its_split(folder, toy_multilabel, capsys):
+    X, Y = toy_multilabel
+    data = folder / "ge" / "goemotions"
+    data.mkdir(parents=True)
+    (data / "labels.txt").write_text("sports\nfood\ntech\n")
+    for name, part in (
+        ("train", slice(0, 160)),
+        ("dev", slice(160, 200)),
+        ("test", slice(200, 240)),
+    ):
+        rows = [
+            f"{text}\t{','.join(map(str, np.flatnonzero(row)))}\tid{i}"
+            for i, (text, row) in enumerate(zip(X[part], Y[part], strict=True))
+        ]
+        (data / f"{name}.tsv").write_text("\n".join(rows) + "\n")
+    out = folder / "ge.model"
+    command = ["train", "--dataset", "goemotions", "--data-dir", str(data.parent), "--epochs"]
+    printed = _run([*command, "1", "--out", str(out)], capsys)
+    assert "test micro-F1" in printed and "on 40 texts" in printed
+    from dan_dice import DANClassifier
+
+    assert DANClassifier.load(out).classes_.tolist() == ["food", "sports", "tech"]
+
+
+def test_read_csv_label_lists(tmp_path):
+    from dan_dice.cli import _read_csv
+
+    path = _write_csv(tmp_path / "lists.csv", ["a", "b", "c"], ["joy, anger", "", "joy;fear,joy"])
+    assert _read_csv(path, "message", "category", ",")[1] == [
+        ("joy", "anger"),
+        (),
+        ("joy;fear", "joy"),
+    ]
+    assert _read_csv(path, "message", "category", " ")[1] == [
+        ("joy,", "anger"),
+        (),
+        ("joy;fear,joy",),
+    ]
+    assert _read_csv(path, "message", "category", ";")[1] == [
+        ("joy, anger",),
+        (),
+        ("joy", "fear,joy"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "separator", "message"),
+    [
+        (
+            ["joy,,anger"],
+            ",",
+            "line 2 has an empty label name in 'joy,,anger' (labels separated by ','",
+        ),
+        (["joy,"], ",", "line 2 has an empty label name in 'joy,'"),
+        (["joy", "joy", ""], ",", "column 'category' holds 1 distinct label(s) ['joy']"),
+        (["joy"], "", "--label-separator must not be empty"),
+    ],
+)
+def test_train_label_list_errors(rows, separator, message, tmp_path, capsys):
+    data = _write_csv(tmp_path / "data.csv", [f"text {i}" for i in range(len(rows))], rows)
+    command = [*_train_args(data, tmp_path / "m"), "--label-separator", separator]
+    assert message in _fails(command, capsys)
+
+
+def test_train_label_separator_needs_a_csv(tmp_path, capsys):
+    command = ["train", "--dataset", "sms", "--label-separator", ",", "--out", str(tmp_path / "m")]
+    assert "--label-separator applies to --csv" in _fails(command, capsys)
+
+
+def test_train_label_separator_with_a_missing_label_column(topics_csv, tmp_path, capsys):
+    command = ["train", "--csv", str(topics_csv), "--text-column", "message", "--label-column"]
+    command += ["emotions", "--label-separator", ",", "--out", str(tmp_path / "m")]
+    assert "has no column 'emotions'" in _fails(command, capsys)
+
+
+def test_labels_that_miss_the_training_part_are_refused(monkeypatch):
+    """Iterative stratification sends rare labels to the training part first; were one left
+    out of it all the same, the model could not know it: an error naming it."""
+    import dan_dice.splits
+    from dan_dice.cli import _multilabel_split
+
+    def swapped(X, Y, random_state):  # the training part gets the rows without "rare"
+        rare = np.flatnonzero(Y[:, 1])
+        rest = np.setdiff1d(np.arange(len(Y)), rare)
+        return [X[i] for i in rest], [], [X[i] for i in rare], Y[rest], Y[:0], Y[rare]
+
+    monkeypatch.setattr(dan_dice.splits, "train_val_test_split", swapped)
+    labels = [("joy",)] * 8 + [("rare", "joy")]
+    with pytest.raises(ValueError, match=r"label\(s\) \['rare'\] never reach the training part"):
+        _multilabel_split([f"t{i}" for i in range(9)], labels, "category")
+
+
+def test_predict_label_separator_errors(artifact, multilabel_model, tmp_path, capsys, monkeypatch):
+    command = ["predict", "--model", str(artifact), "--label-separator", ","]
+    assert "--label-separator applies to multi-label artifacts" in _fails(command, capsys)
+    from dan_dice import DANClassifier
+    from dan_dice.export import export_model
+
+    clf = DANClassifier.load(multilabel_model)
+    clf.classes_ = np.array(["fo,od", "sports", "tech"])
+    odd = export_model(clf, tmp_path / "odd.dan")
+    error = _fails(["predict", "--model", str(odd)], capsys)
+    assert "label 'fo,od' holds the separator ','" in error
+    for more in (["--format", "jsonl"], ["--label-separator", ";"]):  # unambiguous
+        monkeypatch.setattr(sys, "stdin", io.StringIO("pizza\n"))
+        assert "fo,od" in _run(["predict", "--model", str(odd), *more], capsys)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_goemotions_end_to_end(tmp_path, capsys):
+    """One epoch on the real GoEmotions: 28 labels, scores printed, the artifact's per-label
+    probabilities those of the torch model."""
+    from dan_dice import DANClassifier
+    from dan_dice.datasets import get_data_home, load_goemotions
+
+    home = get_data_home()
+    if not (home / "goemotions" / "train.tsv").is_file():
+        pytest.skip(f"GoEmotions missing from {home} (set DAN_DICE_DATA)")
+    model, artifact = tmp_path / "ge.model", tmp_path / "ge.dan"
+    command = ["train", "--dataset", "goemotions", "--data-dir", str(home), "--epochs", "1"]
+    printed = _run([*command, "--out", str(model)], capsys)
+    assert re.search(r"test micro-F1 0\.\d+, macro-F1 0\.\d+, .* 28 labels", printed)
+    assert main(["export", str(model), str(artifact)]) == 0
+    texts = load_goemotions(home, subset="test").data[:300]
+    expected = DANClassifier.load(model).predict_proba(texts)
+    proba = EdgeClassifier.load(artifact).predict_proba(texts)
+    np.testing.assert_allclose(proba, expected, atol=1e-5)

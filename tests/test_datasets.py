@@ -10,17 +10,19 @@ from sklearn.utils import Bunch
 
 from dan_dice import datasets
 from dan_dice.datasets import (
+    BINARY_DATASETS,
     CYBERBULLYING_TYPES,
     DATA_ENV,
     DATASETS,
+    MULTILABEL_DATASETS,
     DatasetError,
     DatasetNotFoundError,
     get_data_home,
     load_cyberbullying,
     load_dataset,
+    load_goemotions,
     load_sms_spam,
     load_stormfront,
-    train_val_test_split,
 )
 
 SMS = (
@@ -485,40 +487,6 @@ def test_field_limit_is_the_same_whatever_the_process_set(tmp_path):
         csv.field_size_limit(previous)
 
 
-# --- splitting -------------------------------------------------------------------------------
-
-
-def test_train_val_test_split_sizes_and_stratification():
-    X = [f"text {i}" for i in range(100)]
-    y = np.array([1] * 20 + [0] * 80)
-    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y)
-    assert (len(X_train), len(X_val), len(X_test)) == (60, 20, 20)
-    assert isinstance(X_train, list) and isinstance(y_train, np.ndarray)
-    assert (y_train.sum(), y_val.sum(), y_test.sum()) == (12, 4, 4)
-    assert sorted(X_train + X_val + X_test) == sorted(X)
-
-
-def test_train_val_test_split_custom_sizes_and_arrays():
-    X, y = np.arange(200).reshape(100, 2), np.tile([0, 1], 50)
-    X_train, X_val, X_test, *_ = train_val_test_split(X, y, val_size=0.1, test_size=0.3)
-    assert (len(X_train), len(X_val), len(X_test)) == (60, 10, 30)
-
-
-def test_train_val_test_split_seed():
-    X, y = [str(i) for i in range(50)], [i % 2 for i in range(50)]
-    first = train_val_test_split(X, y, random_state=1)
-    assert first == train_val_test_split(X, y, random_state=1)
-    assert first != train_val_test_split(X, y, random_state=2)
-
-
-@pytest.mark.parametrize(
-    ("val_size", "test_size"), [(0, 0.2), (0.2, 0), (-0.1, 0.2), (0.5, 0.5), (0.7, 0.6)]
-)
-def test_train_val_test_split_bad_sizes(val_size, test_size):
-    with pytest.raises(ValueError, match="positive fractions that sum to less than 1"):
-        train_val_test_split(["a", "b"] * 10, [0, 1] * 10, val_size=val_size, test_size=test_size)
-
-
 # --- real data ---------------------------------------------------------------------------------
 
 
@@ -567,27 +535,129 @@ def test_stormfront_unknown_label_is_an_error(tmp_path):
         load_stormfront(tmp_path)
 
 
-def test_group_split_keeps_each_group_on_one_side():
-    rng = np.random.default_rng(0)
-    groups = rng.integers(0, 300, size=2000)
-    y = (rng.random(2000) < 0.15).astype(int)
-    X = [f"text {i}" for i in range(2000)]
-    X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, groups=groups)
-    side = {}
-    for part, texts in (("train", X_train), ("val", X_val), ("test", X_test)):
-        for text in texts:
-            group = groups[int(text.split()[1])]
-            assert side.setdefault(group, part) == part
-    assert sorted(X_train + X_val + X_test) == sorted(X)
-    for part, size in ((X_train, 0.6), (X_val, 0.2), (X_test, 0.2)):
-        assert len(part) / 2000 == pytest.approx(size, abs=0.03)
-    for labels in (y_train, y_val, y_test):
-        assert labels.mean() == pytest.approx(0.15, abs=0.03)
+# --- GoEmotions ------------------------------------------------------------------------------
+
+EMOTIONS = "joy\nanger\nfear\nneutral\n"
+GOEMOTIONS = {
+    "train": 'So "happy" for you!\t0\taa1\nWhy would you do that?\t1,2\taa2\n  ok \t3\taa3\n',
+    "dev": "Scary stuff\t2\tbb1\n",
+    "test": "Love it, hate it\t0,1,3\tcc1\nmeh\t3\tcc2\n",
+}
 
 
-def test_group_split_needs_one_group_per_example():
-    with pytest.raises(ValueError, match="groups has 2 entries for 3 examples"):
-        train_val_test_split(["a", "b", "c"], [0, 1, 0], groups=[1, 2])
+def write_goemotions(home: Path, files: dict | None = None, labels: str = EMOTIONS) -> Path:
+    write(home / "goemotions" / "labels.txt", labels)
+    for subset, text in (GOEMOTIONS if files is None else files).items():
+        write(home / "goemotions" / f"{subset}.tsv", text)
+    return home
+
+
+def test_load_goemotions_train_bunch(tmp_path):
+    bunch = load_goemotions(write_goemotions(tmp_path))
+    assert isinstance(bunch, Bunch)
+    assert bunch.data == ['So "happy" for you!', "Why would you do that?", "  ok "]
+    assert bunch.target.dtype == np.int8
+    assert bunch.target.tolist() == [[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1]]
+    assert bunch.target_names == ["joy", "anger", "fear", "neutral"]
+    assert bunch.ids.tolist() == ["aa1", "aa2", "aa3"]
+    assert bunch.subset.tolist() == ["train"] * 3
+    assert "3 Reddit comments (train 3), 4 labels, 1 comments with more than one" in bunch.DESCR
+    assert "from joy 1 down to joy 1." in bunch.DESCR  # every count ties: the first label
+
+
+def test_load_goemotions_all_concatenates_train_dev_test(tmp_path):
+    bunch = load_goemotions(write_goemotions(tmp_path), subset="all")
+    assert bunch.ids.tolist() == ["aa1", "aa2", "aa3", "bb1", "cc1", "cc2"]
+    assert bunch.subset.tolist() == ["train"] * 3 + ["dev"] + ["test"] * 2
+    assert bunch.target.shape == (6, 4)
+    assert bunch.target.sum(axis=0).tolist() == [2, 2, 2, 3]
+    assert "6 Reddit comments (train 3, dev 1, test 2)" in bunch.DESCR
+    assert "2 comments with more than one; from neutral 3 down to joy 2" in bunch.DESCR
+
+
+def test_load_goemotions_return_X_y_and_load_dataset(tmp_path):
+    write_goemotions(tmp_path)
+    X, Y = load_goemotions(tmp_path, subset="test", return_X_y=True)
+    assert X == ["Love it, hate it", "meh"]
+    assert Y.tolist() == [[1, 1, 0, 1], [0, 0, 0, 1]]
+    bunch = load_dataset("goemotions", tmp_path, subset="dev")
+    assert bunch.data == ["Scary stuff"] and bunch.subset.tolist() == ["dev"]
+    assert MULTILABEL_DATASETS == ("goemotions",)
+    assert "goemotions" not in BINARY_DATASETS
+
+
+def test_load_goemotions_decodes_like_the_other_loaders(tmp_path):
+    files = {"train": "\ufeffCaf\u00e9 \U0001f600\t0\tx1\r\n\r\nsecond\t1\tx2\r\n"}
+    bunch = load_goemotions(write_goemotions(tmp_path, files))
+    assert bunch.data == ["Caf\u00e9 \U0001f600", "second"]
+    assert bunch.ids.tolist() == ["x1", "x2"]
+
+
+def test_load_goemotions_refuses_an_unknown_subset(tmp_path):
+    with pytest.raises(ValueError, match="unknown GoEmotions subset 'validation'; valid are"):
+        load_goemotions(write_goemotions(tmp_path), subset="validation")
+
+
+def test_goemotions_not_found_message(tmp_path):
+    with pytest.raises(DatasetNotFoundError) as info:
+        load_goemotions(tmp_path)
+    message = str(info.value)
+    assert "goemotions/labels.txt, goemotions/train.tsv" in message
+    assert "data/original/ of https://github.com/monologg/GoEmotions-pytorch" in message
+    assert str(tmp_path / "goemotions") in message and DATA_ENV in message
+
+
+def test_goemotions_names_only_the_missing_subset_file(tmp_path):
+    write_goemotions(tmp_path, {"train": GOEMOTIONS["train"], "test": GOEMOTIONS["test"]})
+    assert len(load_goemotions(tmp_path).data) == 3
+    with pytest.raises(DatasetNotFoundError, match=r"\(missing goemotions/dev\.tsv\)"):
+        load_goemotions(tmp_path, subset="all")
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("no label\taa9", "2 tab-separated field(s), expected 3"),
+        ("a\ttab\t0\taa9", "4 tab-separated field(s), expected 3"),
+        ("text\t4\taa9", "label id 4 is out of range (0 to 3)"),
+        ("text\t-1\taa9", "label id -1 is out of range (0 to 3)"),
+        ("text\tjoy\taa9", "label id 'joy' is not an integer"),
+        ("text\t1.0\taa9", "label id '1.0' is not an integer"),
+        ("text\t1,\taa9", "label id '' is not an integer"),
+        ("text\t 1\taa9", "label id ' 1' is not an integer"),
+        ("text\t\taa9", "no label id"),
+        (" \t1\taa9", "no text"),
+    ],
+)
+def test_goemotions_malformed_row_names_file_and_line(tmp_path, row, problem):
+    write_goemotions(tmp_path, {"train": f"fine\t0\taa1\n\n{row}\nfine too\t1\taa2\n"})
+    with pytest.raises(DatasetError) as info:
+        load_goemotions(tmp_path)
+    message = str(info.value)
+    assert message.startswith(str(tmp_path / "goemotions" / "train.tsv"))
+    assert f"1 malformed row(s) (line 3: {problem})" in message
+    assert "'text<TAB>label ids, comma-separated<TAB>comment id', label ids 0 to 3" in message
+
+
+def test_goemotions_counts_many_malformed_rows(tmp_path):
+    write_goemotions(tmp_path, {"train": "".join(f"text {i}\t9\tx{i}\n" for i in range(7))})
+    with pytest.raises(
+        DatasetError, match=r"7 malformed row\(s\) \(line 1: .*line 5: .*, \.\.\.\)"
+    ):
+        load_goemotions(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ("joy\n\nfear\n", r"labels\.txt: blank line\(s\) 2 among the label names"),
+        ("joy\nfear\njoy\n", r"labels\.txt: label name\(s\) joy appear more than once"),
+        ("\n\n", r"labels\.txt is empty"),
+    ],
+)
+def test_goemotions_bad_label_names(tmp_path, labels, match):
+    with pytest.raises(DatasetError, match=match):
+        load_goemotions(write_goemotions(tmp_path, labels=labels))
 
 
 def real_home(filename: str) -> Path:
@@ -632,4 +702,33 @@ def test_real_stormfront():
     assert len(bunch.data) == 9_507 + 1_196
     assert bunch.target.sum() == 1_196
     assert len(set(bunch.groups)) > 4_000
+    assert all(text.strip() for text in bunch.data)
+
+
+@pytest.mark.realdata
+def test_real_goemotions():
+    """The figures of the datasets README: its 8,817 multi-label comments and its label counts
+    (neutral 17,772 down to grief 96) are over train, dev and test together."""
+    home = real_home("goemotions/train.tsv")
+    bunch = load_goemotions(home, subset="all")
+    sizes = {"train": 43_410, "dev": 5_426, "test": 5_427}
+    assert {name: (bunch.subset == name).sum() for name in sizes} == sizes
+    assert bunch.target.shape == (sum(sizes.values()), 28)
+    X_dev, Y_dev = load_goemotions(home, subset="dev", return_X_y=True)
+    assert X_dev == [
+        text for text, part in zip(bunch.data, bunch.subset, strict=True) if part == "dev"
+    ]
+    np.testing.assert_array_equal(Y_dev, bunch.target[bunch.subset == "dev"])
+    assert len(bunch.target_names) == 28
+    assert bunch.target_names[0] == "admiration" and bunch.target_names[-1] == "neutral"
+    assert len(set(bunch.ids)) == len(bunch.ids)
+    assert (bunch.target.sum(axis=1) > 1).sum() == 8_817
+    assert bunch.target.sum(axis=1).min() == 1
+    counts = dict(zip(bunch.target_names, bunch.target.sum(axis=0).tolist(), strict=True))
+    assert max(counts.values()) == counts["neutral"] == 17_772
+    assert min(counts.values()) == counts["grief"] == 96
+    train = bunch.target[bunch.subset == "train"]
+    assert (train.sum(axis=1) > 1).sum() == 7_102
+    assert train[:, bunch.target_names.index("neutral")].sum() == 14_219
+    assert train[:, bunch.target_names.index("grief")].sum() == 77
     assert all(text.strip() for text in bunch.data)

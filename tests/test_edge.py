@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
 from dan_dice.export import export_model, package
-from dan_dice.text import Vocabulary, _ChunkIds, tokenize
+from dan_dice.text import Vocabulary, tokenize
 
 BLOCKED = ("torch", "sklearn", "onnx", "pandas", "safetensors", "scipy")
 """Packages the runtime must do without: a ``None`` entry in sys.modules makes imports fail."""
@@ -188,7 +188,7 @@ def test_artifact_without_metadata(artifact, tmp_path):
     ("changes", "message"),
     [
         ({"format": "something-else"}, "not a dan-dice edge artifact"),
-        ({"format_version": 3}, "edge format version 3"),
+        ({"format_version": 4}, "edge format version 4"),
         ({"format_version": True}, "edge format version True"),
         ({"tokenizer": "0123456789abcdef"}, "different tokenizer"),
         ({"classes_dtype": "not a dtype"}, "invalid metadata"),
@@ -224,7 +224,7 @@ def test_invalid_onnx_model(artifact, tmp_path):
 @given(st.lists(st.one_of(st.text(), st.text("aA n't's 10:30.,!_-😀\t\nΣİ")), max_size=8))
 def test_memoized_encoding_equals_tokenize(texts):
     vocab = Vocabulary.build(["free prize n't 's 10:30 a σ 😀 ! - i", *texts[:2]])
-    vocab._chunk_ids = _ChunkIds(vocab.index, max_size=3)  # small: exercise the full memo
+    vocab._chunk_ids.max_size = 3  # small: exercise the full memo
     ids, offsets = vocab.encode_batch(texts)
     for i, text in enumerate(texts):
         expected = [vocab.index.get(token, 0) for token in tokenize(text)] or [0]
@@ -302,6 +302,8 @@ def test_edited_metadata_without_the_seal_is_refused(artifact, tmp_path, changes
         ({"classes": [0, 0]}, "distinct and sorted"),
         ({"classes": [1, 0]}, "distinct and sorted"),
         ({"classes": [0, 1, 2]}, "3 classes for 1 network outputs"),
+        ({"classes": [0, 1, 2], "n_outputs": 3}, "task 'binary' with 3 classes"),
+        ({"task": "multiclass"}, "task 'multiclass' with 2 classes"),
         ({"classes": [0.0, 1.0]}, "do not keep their values"),
         ({"classes_dtype": "|b1"}, "do not keep their values"),
         ({"classes_dtype": "<U0"}, "do not keep their values"),
@@ -330,7 +332,7 @@ def test_missing_metadata_key_is_refused(artifact, tmp_path):
 
 
 def test_graph_not_matching_the_labels_is_refused(artifact, tmp_path):
-    meta = _meta(artifact, classes=[0, 1, 2], n_outputs=3)  # consistent, but the graph has 2
+    meta = _meta(artifact, classes=[0, 1, 2], n_outputs=3, task="multiclass")  # the graph: 2
     path = _rewrite(artifact, tmp_path / "edited.dan", **{"meta.json": meta})
     with pytest.raises(ValueError, match="graph that does not match its metadata"):
         EdgeClassifier.load(path)
@@ -420,3 +422,81 @@ def test_lone_surrogates_survive_export(tiny_vectors_file, tmp_path):
     texts = [*X[:4], "\udce9 \ud800", "\udce9"]
     np.testing.assert_allclose(edge.predict_proba(texts), clf.predict_proba(texts), atol=1e-5)
     assert edge.predict(texts).tolist() == clf.predict(texts).tolist()
+
+
+# Multi-label artifacts: task "multilabel", format version 3, a threshold per label
+
+
+@pytest.fixture(scope="module")
+def multilabel_artifact(tmp_path_factory, toy_multilabel, tiny_vectors_file) -> Path:
+    X, Y = toy_multilabel
+    names = np.array(["sports", "food", "tech"])
+    y = [tuple(names[np.flatnonzero(row)]) for row in Y]
+    clf = DANClassifier(embeddings=tiny_vectors_file, lr=1e-2, max_epochs=5, random_state=0)
+    folder = tmp_path_factory.mktemp("multilabel")
+    return export_model(clf.fit(X, y), folder / "model.dan", quantize="int8")
+
+
+def test_single_label_artifacts_say_their_task(edge, artifact, tmp_path):
+    assert edge.task == "binary" and isinstance(edge.threshold_, float)
+    with zipfile.ZipFile(artifact) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    del meta["task"]  # as exported before multi-label: read from the number of labels
+    path = _rewrite(artifact, tmp_path / "old.dan", **{"meta.json": json.dumps(meta).encode()})
+    assert EdgeClassifier.load(path).task == "binary"
+
+
+def test_multilabel_artifact_predicts_label_sets(multilabel_artifact):
+    edge = EdgeClassifier.load(multilabel_artifact)
+    assert edge.task == "multilabel" and edge.classes_.tolist() == ["food", "sports", "tech"]
+    assert edge.threshold_.shape == (3,) and ((edge.threshold_ > 0) & (edge.threshold_ < 1)).all()
+    texts = ["pizza and pasta", "football team", "laptop code pizza", "", "😀"]
+    proba = edge.predict_proba(texts)
+    assert proba.shape == (5, 3) and proba.dtype == np.float32
+    predicted = edge.predict(texts)
+    assert predicted == [tuple(edge.classes_[p >= edge.threshold_]) for p in proba]
+    assert all(type(labels) is tuple and type(labels[0]) is str for labels in predicted[:3])
+    assert edge.predict_proba([]).shape == (0, 3) and edge.predict([]) == []
+
+
+def test_multilabel_artifact_predicts_without_torch(multilabel_artifact):
+    code = (
+        "import json, sys; from dan_dice.edge import EdgeClassifier; "
+        "print(json.dumps(EdgeClassifier.load(sys.argv[1]).predict(['pizza football'])))"
+    )
+    output = _python(code, str(multilabel_artifact), block=BLOCKED)
+    expected = EdgeClassifier.load(multilabel_artifact).predict(["pizza football"])
+    assert [tuple(labels) for labels in json.loads(output)] == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"threshold": [0.5, 0.5]}, r"threshold must be a list of 3 numbers in \(0, 1\), one per"),
+        ({"threshold": 0.5}, "threshold must be a list of 3 numbers"),
+        ({"threshold": [0.5, 0.5, 1.0]}, r"threshold\[2\] must be a number in \(0, 1\), got 1.0"),
+        ({"threshold": [0.5, "0.5", 0.5]}, r"threshold\[1\] must be a number in \(0, 1\)"),
+        ({"task": "multi-label"}, "task must be one of"),
+        ({"task": None}, "task must be one of"),
+        ({"task": "multiclass"}, "task 'multiclass' in an artifact of format version 3"),
+        ({"format_version": 2}, "task 'multilabel' in an artifact of format version 2"),
+        ({"classes": ["food", "food", "tech"]}, "labels must be distinct"),
+        ({"classes": ["food", "tech"]}, "2 labels for 3 network outputs"),
+        ({"n_outputs": 1}, "3 labels for 1 network outputs"),
+    ],
+    ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None,
+)
+def test_sealed_but_invalid_multilabel_metadata_is_refused(
+    multilabel_artifact, tmp_path, changes, message
+):
+    meta = _meta(multilabel_artifact, **changes)
+    path = _rewrite(multilabel_artifact, tmp_path / "edited.dan", **{"meta.json": meta})
+    with pytest.raises(ValueError, match=rf"edited\.dan has invalid metadata: .*{message}"):
+        EdgeClassifier.load(path)
+
+
+def test_single_label_artifact_claiming_multilabel_is_refused(artifact, tmp_path):
+    meta = _meta(artifact, task="multilabel", format_version=3)
+    path = _rewrite(artifact, tmp_path / "edited.dan", **{"meta.json": meta})
+    with pytest.raises(ValueError, match="2 labels for 1 network outputs"):
+        EdgeClassifier.load(path)

@@ -403,10 +403,11 @@ def test_predict_rejects_bad_texts(binary, X, match):
         (np.zeros(200, dtype=int), "single class"),
         (np.r_[np.nan, np.ones(99), np.zeros(100)], "missing labels"),
         ([None, *([1] * 99), *([0] * 100)], "missing labels"),
-        (np.zeros((200, 2), dtype=int), "1-D"),
+        (np.zeros((200, 2), dtype=int), "no positive label"),
+        (np.zeros((200, 2, 2), dtype=int), "1-D"),
         (np.linspace(0, 1, 200), "continuous"),
     ],
-    ids=["length", "one-class", "nan", "none", "2d", "continuous"],
+    ids=["length", "one-class", "nan", "none", "empty-indicator", "3d", "continuous"],
 )
 def test_fit_rejects_bad_labels(toy_texts, y, match):
     X, _ = toy_texts
@@ -579,9 +580,19 @@ def test_score_rejects_labels_never_seen_in_fit(binary, toy_texts):
         binary.score(X[:3], [0, 1, 2])
 
 
+def test_holdout_needs_two_texts_of_every_class(toy_texts):
+    X, y = toy_texts
+    y = np.r_[y[:-1], 7]  # label 7 occurs once: it cannot be on both sides of the split
+    with pytest.raises(ValueError, match=r"of which \[7\] occur only once.*validation_data"):
+        fast().fit(X, y)
+    fast(max_epochs=1).fit(X, y, validation_data=(X[:20], np.r_[y[:18], 7, 1]))  # given: fine
+    with pytest.raises(ValueError, match="room for each class"):
+        fast(validation_fraction=0.005).fit(*toy_texts)
+
+
 def test_validation_data_rejects_unknown_labels(toy_texts):
     X, y = toy_texts
-    with pytest.raises(ValueError, match=r"validation labels not in the training labels: \[5\]"):
+    with pytest.raises(ValueError, match=r"y_val has labels not seen in fit: \[5\]"):
         fast().fit(X, y, validation_data=(X[:3], [0, 1, 5]))
 
 
@@ -608,7 +619,8 @@ def test_validation_data_rejects_bad_shapes(toy_texts, validation_data, match):
 @pytest.mark.slow
 def test_sms_spam_test_f1(real_data_home):
     # Measured with this split and seed: test F1 0.949 (seeds 1, 2: 0.953, 0.924).
-    from dan_dice.datasets import load_sms_spam, train_val_test_split
+    from dan_dice.datasets import load_sms_spam
+    from dan_dice.splits import train_val_test_split
 
     X, y = load_sms_spam(real_data_home, return_X_y=True)
     X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, random_state=0)

@@ -30,11 +30,14 @@ TEXTS = [
     " ".join(["free", "lunch", "pizza", "code"] * 300),  # 1,200 tokens
     *[" ".join(["hello"] * n + ["win"] * (9 - n)) for n in range(10)],
 ]
+TASKS = ("binary", "multiclass", "multilabel")
+TOPICS = np.array(["sports", "food", "tech"])  # the label columns of the multi-label toy task
 
 
 @pytest.fixture(scope="module")
-def fitted(toy_texts, toy_texts_3class, tiny_vectors_file):
-    """``fitted(task, pooling)``: a tiny model of the binary or multiclass toy task, fitted once.
+def fitted(toy_texts, toy_texts_3class, toy_multilabel, tiny_vectors_file):
+    """``fitted(task, pooling)``: a tiny model of the binary, multiclass or multi-label toy
+    task, fitted once (multi-label: on label lists, with a threshold of its own per label).
 
     Parameters are explicit (the estimator's defaults may change): cross-entropy, five epochs
     at a large learning rate, no step patience, which learns either task (fewer epochs or a
@@ -60,11 +63,17 @@ def fitted(toy_texts, toy_texts_3class, tiny_vectors_file):
                 X = [f"{text} xq{i % 7}" for i, text in enumerate(X)]  # words without a vector
                 y = np.where(y == 1, "spam", "ham")
                 clf = DANClassifier(freeze_embeddings=True, threshold=0.4, **params)
+            elif task == "multilabel":
+                X, Y = toy_multilabel
+                y = [tuple(TOPICS[np.flatnonzero(row)]) for row in Y]
+                clf = DANClassifier(threshold=0.5, **params)
             else:
                 X, y = toy_texts_3class
                 clf = DANClassifier(**params)
                 y = y + 5
             clf.fit(X, y)
+            if task == "multilabel":  # thresholds that differ, and fall between probabilities
+                clf.threshold_ = np.array([0.35, 0.5, 0.65])
             if pooling.startswith("attention"):
                 generator = torch.Generator().manual_seed(0)
                 with torch.no_grad():
@@ -82,7 +91,7 @@ def binary_model(fitted) -> DANClassifier:
 
 
 @pytest.fixture(
-    params=[(task, pooling) for task in ("binary", "multiclass") for pooling in POOLINGS],
+    params=[(task, pooling) for task in TASKS for pooling in POOLINGS],
     ids=lambda param: "-".join(param),
 )
 def model(request, fitted) -> DANClassifier:
@@ -112,11 +121,11 @@ def _as_stored(clf: DANClassifier, quantize: str | None) -> DANClassifier:
     return clf
 
 
-def test_fp32_matches_torch(model, tmp_path, toy_texts, toy_texts_3class):
+def test_fp32_matches_torch(model, tmp_path, toy_texts, toy_texts_3class, toy_multilabel):
     edge = _export(model, tmp_path)
-    texts = [*TEXTS, *toy_texts[0], *toy_texts_3class[0]]
+    texts = [*TEXTS, *toy_texts[0], *toy_texts_3class[0], *toy_multilabel[0]]
     np.testing.assert_allclose(edge.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
-    np.testing.assert_array_equal(edge.predict(texts), model.predict(texts))
+    np.testing.assert_equal(edge.predict(texts), model.predict(texts))  # label sets too
 
 
 def test_attention_is_not_the_mean(fitted):
@@ -167,7 +176,8 @@ def test_labels_and_threshold_round_trip(model, tmp_path):
     edge = _export(model, tmp_path)
     np.testing.assert_array_equal(edge.classes_, model.classes_)
     assert edge.classes_.dtype == model.classes_.dtype
-    assert edge.threshold_ == model.threshold_
+    np.testing.assert_array_equal(edge.threshold_, model.threshold_)
+    assert edge.task == model.y_type_.split("-")[0]
     assert edge.pooling == model.module_.pooling
     assert type(edge.predict(TEXTS)[0]) is type(model.predict(TEXTS)[0])
 
@@ -274,8 +284,9 @@ def test_fine_tuned_embeddings_keep_every_word(binary_model, tmp_path):
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_int8_keeps_sms_f1(real_data_home, tmp_path):
-    from dan_dice.datasets import load_sms_spam, train_val_test_split
+    from dan_dice.datasets import load_sms_spam
     from dan_dice.metrics import scores
+    from dan_dice.splits import train_val_test_split
 
     X, y = load_sms_spam(real_data_home, return_X_y=True)
     X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y, random_state=0)
@@ -286,3 +297,51 @@ def test_int8_keeps_sms_f1(real_data_home, tmp_path):
     f1_int8 = scores(y_test, int8.predict(X_test))["f1"]
     assert f1_fp32 == pytest.approx(scores(y_test, clf.predict(X_test))["f1"])
     assert abs(f1_int8 - f1_fp32) <= 0.005
+
+
+# Multi-label models: a sigmoid per label, a threshold per label, label sets out
+
+
+def test_multilabel_artifact_layout(fitted, tmp_path):
+    clf = fitted("multilabel", "mean")
+    path = export_model(clf, tmp_path / "model.dan")
+    with zipfile.ZipFile(path) as archive:
+        meta = json.loads(archive.read("meta.json"))
+        model = onnx.load_from_string(archive.read("model.onnx"))
+    assert meta["format_version"] == 3 and meta["task"] == "multilabel"
+    assert meta["classes"] == ["food", "sports", "tech"] and meta["n_outputs"] == 3
+    assert meta["threshold"] == [0.35, 0.5, 0.65]
+    output = model.graph.output[0]
+    assert output.type.tensor_type.shape.dim[1].dim_value == 3
+    assert model.graph.node[-1].op_type == "Sigmoid"  # each label on its own, not a softmax
+    single = export_model(fitted("multiclass", "mean"), tmp_path / "single.dan")
+    with zipfile.ZipFile(single) as archive:
+        meta = json.loads(archive.read("meta.json"))
+    assert meta["format_version"] == 2 and meta["task"] == "multiclass"
+
+
+def test_multilabel_predictions_are_the_labels_over_their_thresholds(fitted, tmp_path):
+    edge = _export(fitted("multilabel", "attention+max"), tmp_path)
+    proba = edge.predict_proba(TEXTS)
+    assert proba.shape == (len(TEXTS), 3)
+    assert not np.allclose(proba.sum(axis=1), 1)  # not exclusive classes
+    expected = [tuple(edge.classes_[row >= edge.threshold_].tolist()) for row in proba]
+    assert edge.predict(TEXTS) == expected
+    assert {len(labels) for labels in expected} > {1}  # some texts get several labels, or none
+    assert edge.predict([]) == []
+
+
+def test_multilabel_indicator_model_predicts_its_columns(tmp_path, fitted):
+    """Fitted on a 0/1 indicator, the labels are its columns (their indices, or a DataFrame's
+    column names in its order); the runtime answers with each text's columns: the rows of the
+    estimator's indicator."""
+    clf = copy.deepcopy(fitted("multilabel", "mean"))
+    clf.y_type_, clf.classes_ = "multilabel-indicator", np.arange(3)
+    edge = _export(clf, tmp_path)
+    indicator = clf.predict(TEXTS)
+    assert edge.predict(TEXTS) == [tuple(np.flatnonzero(row).tolist()) for row in indicator]
+    clf.classes_ = np.array(["tech", 5, "food"], dtype=object)  # a DataFrame's columns
+    edge = EdgeClassifier.load(export_model(clf, tmp_path / "columns.dan"))
+    assert edge.classes_.tolist() == ["tech", 5, "food"] and edge.classes_.dtype == object
+    expected = [tuple(clf.classes_[row == 1].tolist()) for row in indicator]
+    assert edge.predict(TEXTS) == expected

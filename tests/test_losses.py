@@ -419,9 +419,10 @@ def test_published_dsc_collapses_on_sms_and_the_fixed_form_does_not(real_data_ho
     """Trained as the study grid trains (its network, threshold 0.5); the estimator's defaults
     (tuned threshold, collapse-aware epoch choice) would hide the loss's own collapse."""
     from dan_dice import DANClassifier
-    from dan_dice.datasets import load_sms_spam, train_val_test_split
+    from dan_dice.datasets import load_sms_spam
     from dan_dice.experiments import STUDY_PARAMS
     from dan_dice.metrics import is_collapsed, scores
+    from dan_dice.splits import train_val_test_split
 
     X, y = load_sms_spam(real_data_home, return_X_y=True)
     X_train, X_val, X_test, y_train, y_val, y_test = train_val_test_split(X, y)

@@ -1,5 +1,9 @@
 """Tests for dan_dice.metrics, checked against scikit-learn and brute force."""
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,11 +12,16 @@ from sklearn import metrics as skm
 
 from dan_dice.metrics import (
     COLLAPSE_SHARE,
+    best_global_threshold,
     best_threshold,
+    best_thresholds,
     confusion_matrix,
+    frequency_groups,
     is_collapsed,
     majority_share,
+    multilabel_scores,
     per_class_f1,
+    per_label_scores,
     scores,
 )
 
@@ -166,3 +175,223 @@ def test_best_threshold_unsorted_input_is_same_as_sorted():
     proba = rng.random(50)
     order = rng.permutation(50)
     assert best_threshold(y_true, proba) == best_threshold(y_true[order], proba[order])
+
+
+# --- multi-label -------------------------------------------------------------------------------
+
+
+def random_indicators(seed: int, n: int = 60, n_labels: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """A true and a predicted indicator with long-tailed label frequencies; the last label is
+    never true and the one before it never predicted (the zero-division cases)."""
+    rng = np.random.default_rng(seed)
+    share = np.linspace(0.5, 0.02, n_labels)
+    Y_true = (rng.random((n, n_labels)) < share).astype(int)
+    Y_pred = (rng.random((n, n_labels)) < share).astype(int)
+    Y_true[:, -1] = 0
+    Y_pred[:, -2] = 0
+    return Y_true, Y_pred
+
+
+@st.composite
+def indicator_pairs(draw):
+    # two labels or more: sklearn reads an (n, 1) array as a binary column, not as multi-label
+    n, n_labels = draw(st.integers(1, 12)), draw(st.integers(2, 5))
+    cells = st.lists(st.integers(0, 1), min_size=n * n_labels, max_size=n * n_labels)
+    return (np.array(draw(cells)).reshape(n, n_labels), np.array(draw(cells)).reshape(n, n_labels))
+
+
+def check_against_sklearn(Y_true: np.ndarray, Y_pred: np.ndarray) -> None:
+    result = multilabel_scores(Y_true, Y_pred)
+    kw = {"zero_division": 0}
+    assert result["micro_f1"] == pytest.approx(skm.f1_score(Y_true, Y_pred, average="micro", **kw))
+    assert result["macro_f1"] == pytest.approx(skm.f1_score(Y_true, Y_pred, average="macro", **kw))
+    assert result["hamming"] == pytest.approx(skm.hamming_loss(Y_true, Y_pred))
+    assert result["subset_accuracy"] == pytest.approx(skm.accuracy_score(Y_true, Y_pred))
+    precision = skm.precision_score(Y_true, Y_pred, average="micro", **kw)
+    assert result["micro_precision"] == pytest.approx(precision)
+    assert result["micro_recall"] == pytest.approx(
+        skm.recall_score(Y_true, Y_pred, average="micro", **kw)
+    )
+    per_label = per_label_scores(Y_true, Y_pred)
+    expected = skm.precision_recall_fscore_support(Y_true, Y_pred, average=None, **kw)
+    for key, values in zip(("precision", "recall", "f1", "support"), expected, strict=True):
+        np.testing.assert_allclose(per_label[key], values)
+    assert all(isinstance(value, float) for value in result.values())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multilabel_scores_match_sklearn(seed):
+    check_against_sklearn(*random_indicators(seed))
+
+
+@settings(deadline=None, max_examples=60)
+@given(indicator_pairs())
+def test_multilabel_scores_match_sklearn_on_any_small_indicators(pair):
+    check_against_sklearn(*pair)
+
+
+def test_multilabel_scores_of_perfect_and_of_empty_predictions():
+    Y = np.array([[1, 0, 1], [0, 1, 0]])
+    perfect = multilabel_scores(Y, Y)
+    assert perfect == {
+        "micro_f1": 1.0,
+        "macro_f1": 1.0,
+        "hamming": 0.0,
+        "subset_accuracy": 1.0,
+        "micro_precision": 1.0,
+        "micro_recall": 1.0,
+    }
+    nothing = multilabel_scores(Y, np.zeros_like(Y))
+    assert nothing["micro_f1"] == nothing["macro_f1"] == nothing["micro_precision"] == 0.0
+    assert nothing["hamming"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("Y_true", "Y_pred", "match"),
+    [
+        ([1, 0, 1], [1, 0, 1], "2-D"),
+        ([[1, 0]], [[1, 0, 1]], r"shape \(1, 2\) and Y_pred \(1, 3\)"),
+        ([[1, 2]], [[1, 0]], "Y_true must hold only 0 and 1"),
+        ([[1, 0]], [[0.5, 0]], "Y_pred must hold only 0 and 1"),
+        (np.zeros((3, 0)), np.zeros((3, 0)), "no label column"),
+    ],
+)
+def test_multilabel_scores_refuse_bad_input(Y_true, Y_pred, match):
+    with pytest.raises(ValueError, match=match):
+        multilabel_scores(Y_true, Y_pred)
+    with pytest.raises(ValueError, match=match):
+        per_label_scores(Y_true, Y_pred)
+
+
+def random_probabilities(seed: int, n: int = 80, n_labels: int = 6, levels: int = 0):
+    """A long-tailed indicator (last label never true) and probabilities that lean towards it;
+    ``levels`` > 0 rounds them to that many steps, so that many tie."""
+    Y_true, _ = random_indicators(seed, n, n_labels)
+    rng = np.random.default_rng(seed + 100)
+    proba = np.clip(0.35 * Y_true + 0.65 * rng.random(Y_true.shape), 0, 1)
+    return Y_true, np.round(proba * levels) / levels if levels else proba
+
+
+@pytest.mark.parametrize("levels", [0, 10])
+def test_best_thresholds_are_best_threshold_per_label(levels):
+    Y_true, proba = random_probabilities(0, levels=levels)
+    thresholds, f1s = best_thresholds(Y_true, proba)
+    assert thresholds.shape == f1s.shape == (Y_true.shape[1],)
+    for j in range(Y_true.shape[1] - 1):
+        assert (thresholds[j], f1s[j]) == best_threshold(Y_true[:, j], proba[:, j])
+        achieved = skm.f1_score(Y_true[:, j], proba[:, j] >= thresholds[j], zero_division=0)
+        assert achieved == pytest.approx(f1s[j])
+    # the last label has no positive: the documented default, not a fitted cut-off
+    assert (thresholds[-1], f1s[-1]) == (0.5, 0.0)
+
+
+def brute_force_best_macro_f1(Y_true: np.ndarray, proba: np.ndarray) -> float:
+    """Macro-F1 of ``proba >= t`` at every distinct probability t, the plain way; the best."""
+    best = 0.0
+    for t in np.unique(proba):
+        predicted = proba >= t
+        tp = (predicted & (Y_true == 1)).sum(axis=0)
+        denominator = predicted.sum(axis=0) + Y_true.sum(axis=0)
+        best = max(
+            best, np.mean([2 * a / b if b else 0.0 for a, b in zip(tp, denominator, strict=True)])
+        )
+    return best
+
+
+@pytest.mark.parametrize(("seed", "levels"), [(0, 0), (1, 0), (2, 10), (3, 4), (4, 20)])
+def test_best_global_threshold_is_the_macro_f1_best(seed, levels):
+    Y_true, proba = random_probabilities(seed, levels=levels)
+    threshold, macro_f1 = best_global_threshold(Y_true, proba)
+    assert 0 < threshold < 1
+    assert macro_f1 == pytest.approx(brute_force_best_macro_f1(Y_true, proba))
+    achieved = skm.f1_score(Y_true, proba >= threshold, average="macro", zero_division=0)
+    assert achieved == pytest.approx(macro_f1)
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.integers(1, 15).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(0, 1), min_size=n * 3, max_size=n * 3),
+            st.lists(st.integers(1, 9), min_size=n * 3, max_size=n * 3),
+        )
+    )
+)
+def test_best_global_threshold_matches_brute_force_on_small_ties(data):
+    Y_true = np.array(data[0]).reshape(-1, 3)
+    proba = np.array(data[1]).reshape(-1, 3) / 10
+    threshold, macro_f1 = best_global_threshold(Y_true, proba)
+    if not Y_true.any():
+        assert (threshold, macro_f1) == (0.5, 0.0)
+        return
+    assert macro_f1 == pytest.approx(brute_force_best_macro_f1(Y_true, proba))
+    achieved = skm.f1_score(Y_true, proba >= threshold, average="macro", zero_division=0)
+    assert achieved == pytest.approx(macro_f1)
+
+
+def test_best_global_threshold_is_fast_on_goemotions_test_size():
+    Y_true, proba = random_probabilities(5, n=5_427, n_labels=28)
+    start = time.perf_counter()
+    threshold, macro_f1 = best_global_threshold(Y_true, proba)
+    assert time.perf_counter() - start < 2.0  # about 0.1 s; brute force takes minutes
+    achieved = skm.f1_score(Y_true, proba >= threshold, average="macro", zero_division=0)
+    assert achieved == pytest.approx(macro_f1)
+    for other in np.linspace(0.05, 0.95, 19):
+        assert skm.f1_score(Y_true, proba >= other, average="macro", zero_division=0) <= macro_f1
+
+
+def test_threshold_tuning_refuses_bad_input():
+    Y_true = np.array([[1, 0], [0, 1]])
+    for tune in (best_thresholds, best_global_threshold):
+        with pytest.raises(ValueError, match=r"proba has shape \(2, 3\)"):
+            tune(Y_true, np.zeros((2, 3)))
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            tune(Y_true, np.array([[0.2, np.nan], [0.1, 0.3]]))
+        with pytest.raises(ValueError, match="only 0 and 1"):
+            tune(Y_true * 2, np.zeros((2, 2)))
+
+
+def test_frequency_groups_cuts_distinct_counts_in_thirds():
+    counts = np.arange(28, 0, -1) * 10
+    groups = frequency_groups(counts)
+    assert groups.tolist() == ["head"] * 9 + ["medium"] * 10 + ["tail"] * 9
+    shuffled = np.random.default_rng(0).permutation(28)
+    np.testing.assert_array_equal(frequency_groups(counts[shuffled]), groups[shuffled])
+    assert frequency_groups(np.arange(6)).tolist() == ["tail"] * 2 + ["medium"] * 2 + ["head"] * 2
+    unsigned = np.array([3, 9, 1], dtype=np.uint64)  # what summing a uint8 indicator gives
+    assert frequency_groups(unsigned).tolist() == ["medium", "head", "tail"]
+
+
+def test_frequency_groups_keeps_ties_together():
+    # Thirds would cut after the 3rd and 6th labels, inside both runs of ties. The first cut
+    # goes to the nearer place between counts (after the 4th, not the 1st); the second has two
+    # equally near places (after the 5th or the 7th) and takes the earlier.
+    counts = [50, 40, 40, 40, 30, 20, 20, 10, 5]
+    assert frequency_groups(counts).tolist() == ["head"] * 4 + ["medium"] + ["tail"] * 4
+
+
+def test_frequency_groups_of_equal_counts_is_all_medium():
+    assert frequency_groups([7, 7, 7, 7]).tolist() == ["medium"] * 4
+    assert frequency_groups([3]).tolist() == ["medium"]
+
+
+@pytest.mark.parametrize(
+    ("counts", "match"),
+    [
+        ([], "non-empty 1-D"),
+        ([[1, 2]], "non-empty 1-D"),
+        ([3, -1], "non-negative"),
+        (["a"], "numbers"),
+    ],
+)
+def test_frequency_groups_refuses_bad_counts(counts, match):
+    with pytest.raises(ValueError, match=match):
+        frequency_groups(counts)
+
+
+def test_metrics_import_neither_torch_nor_sklearn():
+    code = "import sys, dan_dice.metrics; print(sorted({'torch', 'sklearn'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -207,3 +207,16 @@ def test_unknown_pooling_is_refused():
 
 def test_pooling_plus_max_doubles_the_first_layer():
     assert make_dan(pooling="mean+max", hidden_sizes=(5,)).mlp[0].in_features == 8
+
+
+def test_start_at_rates_sets_the_untrained_outputs_to_the_rates():
+    model = DAN(np.random.default_rng(0).normal(size=(10, 4)), (8,), n_outputs=3, dropout=0.0)
+    for layer in model.mlp[:-1]:
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.zeros_(layer.weight)  # the hidden features are then 0: only biases
+            torch.nn.init.zeros_(layer.bias)
+    torch.nn.init.zeros_(model.mlp[-1].weight)
+    model.start_at_rates(np.array([0.5, 0.02, 0.0]))
+    model.eval()
+    proba = torch.sigmoid(model(torch.tensor([1, 2, 3]), torch.tensor([0])))
+    np.testing.assert_allclose(proba.detach().numpy()[0], [0.5, 0.02, 1e-4], rtol=1e-5)

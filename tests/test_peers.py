@@ -7,7 +7,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from dan_dice import DANClassifier
-from dan_dice.datasets import train_val_test_split
 from dan_dice.experiments import Config, Split, load_split
 from dan_dice.metrics import best_threshold
 from dan_dice.peers import (
@@ -25,6 +24,7 @@ from dan_dice.peers import (
     texts_per_second,
     tfidf_pipeline,
 )
+from dan_dice.splits import train_val_test_split
 
 TINY_GRIDS = {
     "TF-IDF + LogReg": {"clf__C": [1, 10]},

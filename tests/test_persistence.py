@@ -42,21 +42,50 @@ def multiclass_model(toy_texts_3class, tiny_vectors_file) -> DANClassifier:
     return clf.fit(X, y * 10 + 3)
 
 
+@pytest.fixture(scope="module")
+def indicator_model(toy_multilabel, tiny_vectors_file) -> DANClassifier:
+    """Multi-label, fitted on a 0/1 indicator: per-label tuned thresholds."""
+    X, Y = toy_multilabel
+    return DANClassifier(embeddings=tiny_vectors_file, max_epochs=3, random_state=0).fit(X, Y)
+
+
+@pytest.fixture(scope="module")
+def label_lists_model(toy_multilabel, tiny_vectors_file) -> DANClassifier:
+    """Multi-label, fitted on label lists with a multi-label-only loss and one shared threshold."""
+    X, Y = toy_multilabel
+    names = np.array(["sports", "food", "tech"])
+    y = [tuple(names[np.flatnonzero(row)]) for row in Y]
+    clf = DANClassifier(
+        embeddings=tiny_vectors_file,
+        loss="distribution_balanced",
+        threshold="tune_global",
+        max_epochs=3,
+        random_state=0,
+    )
+    return clf.fit(X, y)
+
+
 @pytest.fixture
 def saved(binary_model, tmp_path) -> Path:
     return save_model(binary_model, tmp_path / "model.dan")
 
 
-@pytest.mark.parametrize("name", ["binary_model", "multiclass_model"])
+@pytest.mark.parametrize(
+    "name", ["binary_model", "multiclass_model", "indicator_model", "label_lists_model"]
+)
 def test_round_trip_is_exact(name, request, tmp_path):
     clf = request.getfixturevalue(name)
     loaded = DANClassifier.load(save_model(clf, tmp_path / "model.dan"))
     np.testing.assert_array_equal(loaded.predict_proba(TEXTS), clf.predict_proba(TEXTS))
-    np.testing.assert_array_equal(loaded.predict(TEXTS), clf.predict(TEXTS))
+    np.testing.assert_equal(loaded.predict(TEXTS), clf.predict(TEXTS))  # label tuples too
+    np.testing.assert_array_equal(loaded.decision_function(TEXTS), clf.decision_function(TEXTS))
+    assert loaded.y_type_ == clf.y_type_
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
     assert loaded.classes_.dtype == clf.classes_.dtype
     assert loaded.get_params() == {**clf.get_params(), "embeddings": str(clf.embeddings)}
     assert loaded.vocabulary_.tokens == clf.vocabulary_.tokens
-    assert loaded.threshold_ == clf.threshold_
+    np.testing.assert_array_equal(loaded.threshold_, clf.threshold_)
+    assert type(loaded.threshold_) is type(clf.threshold_)
     assert loaded.best_epoch_ == clf.best_epoch_
     assert loaded.history_ == clf.history_
     assert loaded.embedding_coverage_ == clf.embedding_coverage_
@@ -438,3 +467,97 @@ def test_a_surrogate_pair_in_a_label_is_a_clear_error(binary_model, tmp_path):
     with pytest.raises(ValueError, match="high surrogate followed by a low one"):
         save_model(clf, tmp_path / "model.dan")
     assert not (tmp_path / "model.dan").exists()
+
+
+# Multi-label models: y_type, one output and one threshold per label, format version 3
+
+
+def test_multilabel_files_are_version_3_and_store_the_task(label_lists_model, saved, tmp_path):
+    path = save_model(label_lists_model, tmp_path / "multi.dan")
+    with safe_open(path, framework="pt") as f:
+        assert f.metadata()["format_version"] == "3"
+    config = _config(path)
+    assert config["y_type"] == "multilabel-sequences" and config["n_outputs"] == 3
+    assert config["classes"] == ["food", "sports", "tech"]
+    assert config["threshold"] == label_lists_model.threshold_.tolist()
+    assert len(set(config["threshold"])) == 1  # tune_global: one threshold shared by all
+    with safe_open(saved, framework="pt") as f:  # single-label files stay version 2
+        assert f.metadata()["format_version"] == "2"
+    assert _config(saved)["y_type"] == "binary"
+
+
+def test_indicator_columns_keep_their_order(indicator_model, tmp_path):
+    """A DataFrame's columns are the labels of an indicator fit, in its order: not sorted."""
+    clf = copy.copy(indicator_model)
+    clf.classes_ = np.array(["tech", "food", 7], dtype=object)
+    loaded = DANClassifier.load(save_model(clf, tmp_path / "model.dan"))
+    assert loaded.classes_.tolist() == ["tech", "food", 7] and loaded.classes_.dtype == object
+
+
+@pytest.mark.parametrize(
+    ("name", "y_type"), [("binary_model", "binary"), ("multiclass_model", "multiclass")]
+)
+def test_files_without_y_type_load_as_single_label(name, y_type, request, tmp_path):
+    clf = request.getfixturevalue(name)
+    path = save_model(clf, tmp_path / "model.dan")
+    config = _config(path)
+    del config["y_type"]  # as written before multi-label
+    _rewrite(path, config=json.dumps(config))
+    loaded = DANClassifier.load(path)
+    assert loaded.y_type_ == y_type
+    np.testing.assert_array_equal(loaded.predict(TEXTS), clf.predict(TEXTS))
+
+
+@pytest.fixture
+def multi_saved(label_lists_model, tmp_path) -> Path:
+    return save_model(label_lists_model, tmp_path / "multi.dan")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"threshold": [0.5, 0.5]}, r"threshold must be a list of 3 numbers in \(0, 1\), one per"),
+        ({"threshold": 0.5}, "threshold must be a list of 3 numbers"),
+        ({"threshold": [0.5, 1.5, 0.5]}, r"threshold\[1\] must be a number in \(0, 1\), got 1.5"),
+        ({"threshold": [0.5, True, 0.5]}, r"threshold\[1\] must be a number in \(0, 1\)"),
+        ({"y_type": "multilabel"}, "y_type must be one of"),
+        ({"y_type": None}, "y_type must be one of"),
+        ({"y_type": "multiclass"}, "y_type 'multiclass' in a file of format version 3"),
+        ({"classes": ["food", "food", "tech"]}, "distinct and sorted"),
+        ({"classes": ["sports", "food", "tech"]}, "distinct and sorted"),
+        ({"classes": ["food", "sports"]}, "2 labels for 3 network outputs"),
+        ({"n_outputs": 1}, "3 labels for 1 network outputs"),
+        ({"params": {"loss": "wbce"}}, "loss must be one of"),
+        ({"params": {"class_weight": "balanced"}}, "class_weight must be null for a multi-label"),
+        ({"params": {"threshold": "tune_all"}}, "threshold must be in"),
+    ],
+    ids=lambda v: json.dumps(v)[:40] if isinstance(v, dict) else None,
+)
+def test_edited_multilabel_values_are_validated(multi_saved, changes, message):
+    _edit(multi_saved, **changes)
+    with pytest.raises(ValueError, match=r"multi\.dan is not a valid dan-dice model file") as e:
+        DANClassifier.load(multi_saved)
+    assert re.search(message, str(e.value)), str(e.value)
+
+
+def test_indicator_labels_must_be_distinct(indicator_model, tmp_path):
+    path = save_model(indicator_model, tmp_path / "model.dan")
+    _edit(path, classes=[0, 2, 2])
+    with pytest.raises(ValueError, match="labels must be distinct"):
+        DANClassifier.load(path)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "version", "message"),
+    [
+        ("multi_saved", "2", "y_type 'multilabel-sequences' in a file of format version 2"),
+        ("saved", "3", "y_type 'binary' in a file of format version 3"),
+    ],
+)
+def test_the_version_must_match_the_task(fixture, version, message, request):
+    """An older dan_dice refuses version 3 files: a multi-label model never passes as version 2
+    (it would read its per-label outputs as exclusive classes), nor the other way round."""
+    path = request.getfixturevalue(fixture)
+    _rewrite(path, format_version=version)
+    with pytest.raises(ValueError, match=message):
+        DANClassifier.load(path)

@@ -1,13 +1,20 @@
 """Tests for dan_dice.text: the GloVe-style tokenizer and the vocabulary."""
 
+import json
+import os
 import pickle
+import subprocess
+import sys
 import unicodedata
+from itertools import chain, pairwise
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dan_dice import text as dan_text
 from dan_dice.text import UNK, Vocabulary, tokenize
 
 
@@ -173,3 +180,237 @@ def test_encode_batch_of_no_text_is_empty():
     assert offsets.shape == (0,)
     assert ids.dtype == np.int64
     assert offsets.dtype == np.int64
+
+
+# --- The committed pattern, its constants and its fingerprint. ----------------------------------
+
+PINNED_FINGERPRINT = "db108a2072cee119"
+"""``tokenizer_fingerprint()`` of the committed tokenizer. Whatever changes it makes every
+artifact exported before unreadable ("exported with a different tokenizer"): change it only
+with the tokenizer itself, on purpose."""
+
+
+def _code_point_ranges(accept) -> str:
+    spans, start = [], None
+    for code in range(0x110001):
+        inside = code < 0x110000 and not 0xD800 <= code <= 0xDFFF and accept(chr(code))
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            spans.append(f"{start:X}" if start == code - 1 else f"{start:X}-{code - 1:X}")
+            start = None
+    return " ".join(spans)
+
+
+def _python_interpreters_other_than_this_one() -> list[str]:
+    """Other CPython 3.10+ interpreters installed by pyenv (their stdlib is enough)."""
+    root = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser() / "versions"
+    this = ".".join(map(str, sys.version_info[:2]))
+    found = {}
+    for path in sorted(root.glob("3.*/bin/python3")):
+        minor = ".".join(path.parts[-3].split(".")[:2])
+        if minor != this and int(minor.split(".")[1]) >= 10:
+            found.setdefault(minor, str(path))
+    return list(found.values())
+
+
+@pytest.mark.skipif(
+    unicodedata.unidata_version != dan_text.UNICODE_VERSION,
+    reason=f"the classes were made from Unicode {dan_text.UNICODE_VERSION}",
+)
+@pytest.mark.parametrize(
+    ("name", "accept"),
+    [
+        ("_ALNUM", lambda ch: unicodedata.category(ch)[0] in "LN"),
+        ("_DIGITS", lambda ch: unicodedata.category(ch) == "Nd"),
+        ("_MARKS", lambda ch: unicodedata.category(ch)[0] == "M"),
+    ],
+)
+def test_committed_classes_are_those_of_their_unicode_version(name, accept):
+    assert getattr(dan_text, name) == _code_point_ranges(accept)
+
+
+def test_committed_whitespace_is_what_str_split_splits_on():
+    # under every Python: the memo splits texts with str.split, the pattern drops _SPACES
+    assert _code_point_ranges(str.isspace) == dan_text._SPACES
+
+
+def test_the_pattern_uses_no_unicode_table_of_the_regex_engine():
+    for escape in (r"\w", r"\W", r"\b", r"\d", r"\s", r"\p{", r"\h", "(?i"):
+        assert escape not in dan_text.TOKEN_PATTERN
+    assert dan_text.TOKEN_PATTERN in dan_text.TOKENIZER_SPEC
+
+
+def test_the_fingerprint_is_pinned():
+    edge = pytest.importorskip("dan_dice.edge")
+    assert edge.tokenizer_fingerprint() == PINNED_FINGERPRINT
+
+
+def test_the_tokenizer_spec_needs_no_unicode_database():
+    code = (
+        "import sys, hashlib; sys.modules['unicodedata'] = None; import dan_dice.text as t; "
+        "print(hashlib.sha256(t.TOKENIZER_SPEC.encode()).hexdigest()[:16])"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == PINNED_FINGERPRINT
+
+
+def test_the_fingerprint_is_the_same_under_other_pythons():
+    others = _python_interpreters_other_than_this_one()
+    if not others:
+        pytest.skip("no other Python 3.10+ interpreter installed (pyenv)")
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "tokenizer.py"
+    for python in others:  # the script's --fingerprint mode needs only the standard library
+        run = subprocess.run([python, script, "--fingerprint"], capture_output=True, check=True)
+        assert json.loads(run.stdout)["new"] == PINNED_FINGERPRINT, python
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Y'ALL'S", ["y", "'", "all", "'s"]),  # clitics
+        ("can't've", ["ca", "n't", "'ve"]),
+        ("O'Neill's rock'n'roll", ["o", "'", "neill", "'s", "rock", "'", "n", "'", "roll"]),
+        ("don''t isn't_it", ["don", "'", "'", "t", "isn", "'", "t", "it"]),
+        ("1,000,000.50 1.2.3 3:45pm", ["1,000,000.50", "1.2.3", "3:45", "pm"]),  # numbers
+        (
+            "1,,2 $1,000. -3.5 10.5%",
+            ["1", ",", ",", "2", "$", "1,000", ".", "-", "3.5", "10.5", "%"],
+        ),
+        ("2024-01-01", ["2024", "-", "01", "-", "01"]),
+        (
+            "👨\u200d👩\u200d👧 👍🏽 🇫🇷",
+            ["👨", "\u200d", "👩", "\u200d", "👧", "👍", "🏽", "🇫", "🇷"],
+        ),
+        ("❤️ a\u200bb", ["❤", "\ufe0f", "a", "\u200b", "b"]),  # emoji
+        ("e\u0301te\u0301 x\u20dd", ["e\u0301te\u0301", "x\u20dd"]),  # combining marks
+        ("İSTANBUL ISTANBUL ılık", ["i\u0307stanbul", "istanbul", "ılık"]),  # Turkish
+        ("北京欢迎你。東京", ["北京欢迎你", "。", "東京"]),  # CJK
+        ("ｆｕｌｌ！ x² ①②", ["ｆｕｌｌ", "！", "x²", "①②"]),
+        (
+            "@user #tag http://t.co/AbC",
+            ["@", "user", "#", "tag", "http", ":", "/", "/", "t", ".", "co", "/", "abc"],
+        ),
+        ("__init__", ["init"]),
+    ],
+)
+def test_tokenize_tricky_strings(raw, expected):
+    assert tokenize(raw) == expected
+    vocab = Vocabulary([UNK, *dict.fromkeys(expected)])
+    assert vocab.encode(raw) == [vocab.index[token] for token in expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("free prize \udce9 now", ["free", "prize", "\udce9", "now"]),
+        ("ab\udce9cd do\udce9n't", ["ab", "\udce9", "cd", "do", "\udce9", "n't"]),
+        (
+            "\udce9's 1\udce92 \udce9\ud800",
+            ["\udce9", "'s", "1", "\udce9", "2", "\udce9", "\ud800"],
+        ),
+    ],
+)
+def test_lone_surrogates_are_symbol_tokens(raw, expected):
+    # texts decoded with surrogateescape: each lone surrogate is a symbol, as any non-word character
+    assert tokenize(raw) == expected
+    vocab = Vocabulary([UNK, *dict.fromkeys(expected)])
+    assert vocab.encode(raw) == [vocab.index[token] for token in expected]
+    assert vocab.encode_batch([raw, "x"])[0].tolist() == [*vocab.encode(raw), 0]
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="ab'nt1.,! \udce9\ud800\u0301"))
+def test_encode_is_the_ids_of_tokenize_with_surrogates(raw):
+    vocab = Vocabulary.build([raw[: len(raw) // 2]])
+    tokens = tokenize(raw)
+    assert all(token.strip() for token in tokens)
+    assert vocab.encode(raw) == ([vocab.index.get(token, 0) for token in tokens] or [0])
+
+
+def test_combining_marks_beyond_the_bmp_stay_inside_words():
+    # a deliberate change: the former pattern held the marks of the BMP only
+    assert tokenize("𑄃𑄴 𞤀𞥄") == ["𑄃𑄴", "𞤢𞥄"]
+
+
+def test_capital_sigma_lowercases_as_str_lower():
+    # str.lower() ends a word with the final sigma, as the former tokenizer (Rust would not)
+    assert tokenize("ΟΔΟΣ σας") == ["οδος", "σας"]
+
+
+def test_whitespace_only_text_of_every_kind_gives_no_token():
+    blank = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+    assert tokenize(blank) == []
+    assert Vocabulary.build(["a"]).encode(blank) == [0]
+    ids, offsets = Vocabulary.build(["a"]).encode_batch([blank, "a"])
+    assert ids.tolist() == [0, 1] and offsets.tolist() == [0, 1]
+
+
+def test_very_long_text():
+    long_chunk = "ab,c" * 50_000  # 200,000 characters without a space: one regex scan
+    tokens = tokenize(f"{long_chunk} {'word ' * 50_000}")
+    assert tokens[:4] == ["ab", ",", "cab", ","] and len(tokens) == 100_001 + 50_000
+    vocab = Vocabulary.build(["word cab"])
+    assert vocab.encode(long_chunk + " word").count(vocab.index["cab"]) == 49_999
+
+
+@settings(deadline=None)
+@given(st.text(alphabet="aé𝐀1'nt.,😀\u0301\udce9", max_size=12))
+def test_the_bmp_pattern_gives_the_tokens_of_the_full_one(chunk):
+    # chunks without characters beyond U+FFFF go to the pattern cut there
+    expected = tuple(dan_text._TOKEN.findall(chunk.lower()))
+    assert dan_text._chunk_tokens(chunk) == expected
+    if max(chunk, default="a") <= "\uffff":
+        assert tuple(dan_text._TOKEN_BMP.findall(chunk.lower())) == expected
+
+
+def test_a_batch_works_out_each_new_chunk_once(monkeypatch):
+    vocab = Vocabulary.build(["a! b? c."])
+    calls = []
+    value = vocab._chunk_ids.value
+    monkeypatch.setattr(
+        vocab._chunk_ids, "value", lambda chunk: calls.append(chunk) or value(chunk)
+    )
+    ids, _ = vocab.encode_batch(["a! b?", "c. a! plain", "b?"])
+    assert calls == ["a!", "b?", "c.", "plain"]
+    expected = [["a", "!", "b", "?"], ["c", ".", "a", "!", "plain"], ["b", "?"]]
+    assert ids.tolist() == [vocab.index.get(t, 0) for t in chain.from_iterable(expected)]
+
+
+def test_the_memos_stay_bounded(monkeypatch):
+    vocab = Vocabulary.build(["w1! w2!"])
+    monkeypatch.setattr(vocab._chunk_ids, "max_size", 8)
+    monkeypatch.setattr(dan_text._TOKENS, "max_size", len(dan_text._TOKENS) + 8)
+    texts = [f"w{i}! x{i}" for i in range(40)]
+    ids, offsets = vocab.encode_batch(texts)
+    assert len(vocab._chunk_ids) == 8 and len(dan_text._TOKENS) <= dan_text._TOKENS.max_size
+    for i, raw in enumerate(texts):
+        expected = [vocab.index.get(token, 0) for token in tokenize(raw)]
+        assert vocab.encode(raw) == expected == ids[offsets[i] : offsets[i] + 3].tolist()
+    assert len(vocab._chunk_ids) == 8
+
+
+@settings(deadline=None)
+@given(st.lists(st.one_of(st.text(), TRICKY_TEXT), max_size=6))
+def test_encode_batch_segments_equal_encode_on_any_text(texts):
+    vocab = Vocabulary.build(texts[:2])
+    ids, offsets = vocab.encode_batch(texts)
+    bounds = [*offsets.tolist(), len(ids)]
+    assert [ids[a:b].tolist() for a, b in pairwise(bounds)] == [vocab.encode(t) for t in texts]
+
+
+def test_pickled_vocabulary_holds_only_its_tokens():
+    vocab = Vocabulary.build(["free prize! now", "call me?"])
+    before = vocab.encode("FREE prize! call? me")  # fills a memo
+    assert vocab.__reduce__() == (Vocabulary, (vocab.tokens,))
+    restored = pickle.loads(pickle.dumps(vocab))
+    assert len(restored._chunk_ids) == 0
+    assert restored.encode("FREE prize! call? me") == before
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_encoding_starts_no_thread():
+    threads = len(list(Path("/proc/self/task").iterdir()))
+    vocab = Vocabulary.build([f"w{i}! x{i}?" for i in range(3000)])
+    vocab.encode_batch([f"w{i}! y{i}?" for i in range(3000)])
+    assert len(list(Path("/proc/self/task").iterdir())) == threads

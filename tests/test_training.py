@@ -18,6 +18,7 @@ from dan_dice.training import (
     collapsed,
     evaluate,
     resolve_device,
+    score_logits,
     torch_threads,
     train,
 )
@@ -101,9 +102,9 @@ def test_train_learns_the_toy_task(toy_data):
 
 def test_train_history_records_every_epoch(toy_data):
     _, result = run(toy_data, bce, max_epochs=3, patience=10)
-    metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall", "tuned_f1"]
+    metrics = ["loss", "accuracy", "f1", "macro_f1", "precision", "recall"]
     metrics += ["majority_share", "collapsed"]
-    expected = {"epoch", *(f"{part}_{m}" for part in ("train", "val") for m in metrics)}
+    expected = {"epoch", "val_tuned_f1", *(f"{p}_{m}" for p in ("train", "val") for m in metrics)}
     assert [record["epoch"] for record in result.history] == [1, 2, 3]
     for record in result.history:
         assert set(record) == expected
@@ -212,7 +213,7 @@ def test_a_collapsed_epoch_never_beats_one_that_is_not(toy_data, monkeypatch):
     which has not collapsed, is restored."""
     import dan_dice.training as training
 
-    script = iter([(0.2, 0.0), (0.2, 0.0), (0.33, 1.0), (0.33, 1.0), (0.1, 0.0), (0.1, 0.0)])
+    script = iter([(0.2, 0.0), (0.33, 1.0), (0.1, 0.0)])  # one validation score per epoch
 
     def scripted(*args, **kwargs):
         f1, flag = next(script)
@@ -302,3 +303,51 @@ def test_resolve_device_cuda_without_gpu_is_a_clear_error(device):
 def test_resolve_device_rejects_other_devices(device):
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu' or 'cuda'"):
         resolve_device(device)
+
+
+# Multi-label epochs and running train figures
+
+
+def test_multilabel_scores_and_collapse():
+    Y = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]] * 25)
+    good = (Y * 8 - 4).float()  # confident and right on every label
+    empty = torch.full(Y.shape, -4.0)  # never predicts a label
+    right = score_logits(good, Y, 3, "tune")
+    assert right["macro_f1"] == right["tuned_f1"] == right["f1"] == 1.0
+    assert right["accuracy"] == 1.0 and right["hamming"] == 0.0 and right["collapsed"] == 0.0
+    wrong = score_logits(empty, Y, 3, 0.5, search=False)
+    assert wrong["micro_f1"] == 0.0 and "tuned_f1" not in wrong
+    assert wrong["collapsed"] == 1.0 and wrong["majority_share"] == 1.0  # one label set: {}
+
+
+def test_multilabel_training_restores_the_best_tuned_epoch():
+    rng = np.random.default_rng(0)
+    words = [["free", "prize"], ["hello", "mom"], ["call", "tonight"]]
+    Y = (rng.random((120, 3)) < 0.4).astype(np.int64)
+    texts = [" ".join(w for j in np.flatnonzero(row) for w in words[j]) for row in Y]
+    vocab = Vocabulary.build(texts)
+    ids, offsets = vocab.encode_batch(texts)
+    data = PackedTexts.from_numpy(ids, offsets, Y, CPU)
+    torch.manual_seed(0)
+    model = DAN(np.random.default_rng(1).normal(size=(len(vocab), 8)), (16,), n_outputs=3)
+    loss = torch.nn.BCEWithLogitsLoss()
+    result = train(model, loss, data, data, n_classes=3, lr=0.05, max_epochs=15, threshold="tune")
+    best = result.history[result.best_epoch - 1]
+    assert (
+        result.best_score == best["val_tuned_f1"] == max(r["val_tuned_f1"] for r in result.history)
+    )
+    assert result.best_score > 0.9
+
+
+def test_train_loss_is_the_running_mean_of_the_batches(toy_data):
+    seen = []
+
+    def recording_bce(logits, target):
+        value = bce(logits, target)
+        if logits.requires_grad:
+            seen.append((float(value), len(target)))
+        return value
+
+    _, result = run(toy_data, recording_bce, max_epochs=1, patience=5)
+    mean = sum(v * n for v, n in seen) / sum(n for _, n in seen)
+    assert result.history[0]["train_loss"] == pytest.approx(mean, rel=1e-5)

@@ -1,0 +1,263 @@
+"""The GoEmotions multi-label suite (``run_experiments.py --multilabel``): every multi-label
+loss of the DAN over seeds, and a TF-IDF + one-vs-rest logistic-regression peer.
+
+GoEmotions keeps its authors' split: each model trains on ``train``, picks its epoch (the DAN)
+or its C (the peer) and its per-label thresholds on ``dev``, and is scored once on ``test``.
+The DAN runs with the estimator's defaults (``threshold="tune"``: one F1-best threshold per
+label), ``--epochs`` as ``max_epochs``.
+
+Runs are journaled, resumed and dispatched as the study grid's are (:mod:`dan_dice.journal`,
+:mod:`dan_dice.dispatch`), in a journal of their own (``multilabel_runs.jsonl``) in the same
+output folder, under the folder's lock; the report files (:mod:`dan_dice.reporting.multilabel`)
+are rendered from every run of that journal, atomically. The study's files are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import journal
+from .datasets import load_goemotions
+from .dispatch import dispatch
+from .experiments import Split, _check_writable
+from .journal import append_journal, lock_folder
+from .metrics import multilabel_scores, per_label_scores
+from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
+
+if TYPE_CHECKING:
+    from .estimator import DANClassifier
+
+MULTILABEL_JOURNAL = "multilabel_runs.jsonl"
+DATASET = "goemotions"
+LOSSES = ("ce", "focal", "class_balanced", "distribution_balanced", "dice")
+"""The DAN's multi-label losses, in report order ("ce" is binary cross-entropy per label)."""
+PEER = "tfidf_ovr_logreg"
+"""The peer's name in the journal's ``loss`` field; it is deterministic, so it runs once."""
+PEER_NAME = "TF-IDF + OvR LogReg"
+DEFAULT_SEEDS = 3
+QUICK_SIZES = {"train": 400, "dev": 150, "test": 150}
+"""Texts per part in ``--quick`` mode (plus a few so that training has every label)."""
+QUICK_EPOCHS = 2
+
+
+def method_name(loss: str) -> str:
+    """How a run is named in the tables: ``DAN (focal)``, or the peer's name."""
+    return PEER_NAME if loss == PEER else f"DAN ({loss})"
+
+
+@dataclass(frozen=True)
+class MultilabelConfig:
+    """What the suite trains; runs in one journal must share the fingerprint."""
+
+    losses: tuple[str, ...] = LOSSES
+    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS))
+    epochs: int | None = None
+    """``max_epochs`` of the DAN; ``None`` keeps the estimator's default."""
+    device: str = "auto"
+    quick: bool = False
+    peer: bool = True
+    model_params: dict = field(default_factory=dict)
+
+    def estimator(self, loss: str, seed: int) -> DANClassifier:
+        """The DAN for one loss and seed: the estimator's defaults, with ``epochs`` as
+        ``max_epochs`` and ``model_params`` on top."""
+        from .estimator import DANClassifier
+
+        epochs = {} if self.epochs is None else {"max_epochs": self.epochs}
+        params = {"loss": loss, "device": self.device, "random_state": seed}
+        return DANClassifier(**{**params, **epochs, **self.model_params})
+
+    def fingerprint(self) -> dict:
+        """The settings that change results (not which losses or seeds run, nor the device),
+        the peer's C grid, and the code and libraries (:func:`journal.software_fingerprint`)."""
+        settings = {
+            "suite": "multilabel",
+            "epochs": self.epochs,
+            "quick": self.quick,
+            "model_params": self.model_params,
+            "peer_C": list(MULTILABEL_PEER_C),
+        }
+        return json.loads(json.dumps({**settings, **journal.software_fingerprint()}))
+
+    def tasks(self) -> list[tuple[str, int]]:
+        """Every (loss, seed) to run: each loss at each seed, then the peer once (seed 0)."""
+        runs = [(loss, seed) for loss in self.losses for seed in self.seeds]
+        return runs + ([(PEER, 0)] if self.peer else [])
+
+
+def load_multilabel_split(data_home: str | None, quick: bool = False) -> Split:
+    """GoEmotions' own train / dev / test parts as a :class:`~dan_dice.experiments.Split`
+    (``y`` parts are ``(n, L)`` indicators; ``X_val`` is ``dev``). ``quick`` keeps the first
+    :data:`QUICK_SIZES` texts of each part, plus the first text of each label missing there."""
+    parts = {}
+    for subset in ("train", "dev", "test"):
+        bunch = load_goemotions(data_home, subset=subset)
+        X, Y = bunch.data, np.asarray(bunch.target)
+        if quick:
+            keep = quick_subset(Y, QUICK_SIZES[subset])
+            X, Y = [X[i] for i in keep], Y[keep]
+        parts[subset] = (X, Y)
+    (X_train, Y_train), (X_dev, Y_dev), (X_test, Y_test) = parts.values()
+    return Split(X_train, X_dev, X_test, Y_train, Y_dev, Y_test, list(bunch.target_names))
+
+
+def quick_subset(Y: np.ndarray, n: int) -> np.ndarray:
+    """Row indices: the first ``n``, plus the first row of every label that has no positive
+    among them (so the label-count losses, which need one, can train on a tiny subset)."""
+    keep = list(range(min(n, len(Y))))
+    for label in np.flatnonzero(Y[:n].sum(axis=0) == 0):
+        rows = np.flatnonzero(Y[:, label])
+        if len(rows):
+            keep.append(int(rows[0]))
+    return np.array(sorted(set(keep)), dtype=np.int64)
+
+
+def run_one(split: Split, loss: str, seed: int, config: MultilabelConfig) -> dict:
+    """Train one method (a DAN loss at ``seed``, or the peer) on ``split`` and score the test
+    part: micro/macro-F1, Hamming loss, subset accuracy and every label's scores."""
+    start = time.perf_counter()
+    if loss == PEER:
+        model, record = tune_multilabel_peer(split)
+    else:
+        model = config.estimator(loss, seed).fit(
+            split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
+        )
+        record = {
+            "params": "",
+            "val_macro_f1": model.best_validation_score_,
+            "best_epoch": model.best_epoch_,
+            "fit_seconds": round(time.perf_counter() - start, 2),
+            "thresholds": np.asarray(model.threshold_, dtype=float).tolist(),
+            "history": model.history_,
+        }
+    predicted = np.asarray(model.predict(split.X_test))
+    per_label = per_label_scores(split.y_test, predicted)
+    return {
+        "method": method_name(loss),
+        **record,
+        **multilabel_scores(split.y_test, predicted),
+        "per_label": {key: np.asarray(v).tolist() for key, v in per_label.items()},
+        "train_counts": np.asarray(split.y_train).sum(axis=0).astype(int).tolist(),
+        "target_names": list(split.target_names),
+        "sizes": {"train": len(split.X_train), "dev": len(split.X_val), "test": len(split.X_test)},
+    }
+
+
+def run(
+    config: MultilabelConfig,
+    out: Path,
+    data_home: str | None = None,
+    jobs: int = 1,
+    verbose: bool = True,
+    command: str = "",
+    scheduler: str | None = None,
+) -> list[dict]:
+    """Run every (loss, seed) of ``config`` missing from ``out``'s multi-label journal, each as
+    one task (:func:`dan_dice.dispatch.dispatch`), journaling each as it arrives; returns every
+    run of the journal, old and new. Holds ``out``'s lock throughout."""
+    with lock_folder(out, command):
+        path = out / MULTILABEL_JOURNAL
+        fingerprint = config.fingerprint()
+        records = journal.read_journal(path, fingerprint, repair=True)
+        done = {(r["loss"], r["seed"]) for r in records}
+        todo = [key for key in config.tasks() if key not in done]
+        split = load_multilabel_split(data_home, config.quick) if todo else None
+        tasks = [(key, (split, key[0], key[1], config)) for key in todo]
+        for (loss, seed), record, worker in dispatch(
+            run_one, tasks, jobs=jobs, scheduler=scheduler
+        ):
+            record = {
+                "dataset": DATASET,
+                "loss": loss,
+                "seed": seed,
+                **record,
+                "config": fingerprint,
+                "command": command,
+                "worker": worker,
+            }
+            append_journal(path, record)
+            records.append(json.loads(json.dumps(record)))
+            if verbose:
+                print(
+                    f"{record['method']:>28} seed {seed}: micro-F1 {record['micro_f1']:.4f} "
+                    f"macro-F1 {record['macro_f1']:.4f} Hamming {record['hamming']:.4f} "
+                    f"({record['fit_seconds']:.0f} s)",
+                    flush=True,
+                )
+    return records
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="run_experiments.py --multilabel",
+        description="GoEmotions multi-label suite: the DAN with each multi-label loss over "
+        "seeds, and a TF-IDF + one-vs-rest logistic-regression peer, into multilabel.md.",
+    )
+    add = parser.add_argument
+    add("--multilabel", action="store_true", help="run this suite (the only one it runs)")
+    add("--data-dir", help="folder holding goemotions/ (default: $DAN_DICE_DATA, else data/)")
+    add("--losses", nargs="+", default=list(LOSSES), metavar="LOSS", help="DAN losses")
+    add("--seeds", type=int, help=f"number of seeds, 0..N-1 (default {DEFAULT_SEEDS}; --quick 1)")
+    add("--epochs", type=int, help="max_epochs of the DAN (default: the estimator's; --quick 2)")
+    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
+    add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
+    add("--out", default="reports", help="output folder (default reports/)")
+    add("--quick", action="store_true", help="tiny, fast run for smoke tests")
+    add("--fresh", action="store_true", help="discard the runs of multilabel_runs.jsonl in --out")
+    return parser.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> MultilabelConfig:
+    """The configuration the options ask for; bad values fail here, before any training."""
+    from .multilabel_losses import get_multilabel_loss
+
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else DEFAULT_SEEDS)
+    epochs = args.epochs if args.epochs is not None else (QUICK_EPOCHS if args.quick else None)
+    if min(seeds, args.jobs, 1 if epochs is None else epochs) < 1:
+        raise ValueError("--seeds, --epochs and --jobs must be at least 1")
+    for loss in args.losses:
+        get_multilabel_loss(loss, np.eye(2, dtype=np.int8))  # an unknown name fails now
+    return MultilabelConfig(
+        losses=tuple(dict.fromkeys(args.losses)),
+        seeds=tuple(range(seeds)),
+        epochs=epochs,
+        device=args.device,
+        quick=args.quick,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``run_experiments.py --multilabel`` (``dan_dice.experiments.main`` hands
+    its arguments over)."""
+    from .reporting.multilabel import write_multilabel_reports
+    from .training import resolve_device
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    config = plan(args)
+    if args.scheduler is None:
+        resolve_device(args.device)
+    out = Path(args.out)
+    _check_writable(out)
+    command = " ".join(["python run_experiments.py", *argv])
+    started = time.perf_counter()
+    with lock_folder(out, command):
+        if args.fresh:
+            (out / MULTILABEL_JOURNAL).unlink(missing_ok=True)
+        records = run(
+            config, out, args.data_dir, args.jobs, command=command, scheduler=args.scheduler
+        )
+        write_multilabel_reports(records, out)
+    print(f"wrote {out / 'multilabel.md'} in {time.perf_counter() - started:.0f} s")
+    return 0

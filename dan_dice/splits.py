@@ -1,0 +1,154 @@
+"""Train / validation / test splits that keep the class balance of the whole data.
+
+A 1-D ``y`` is split by stratified sampling (each class keeps its share in every part); a 2-D
+0/1 indicator ``y`` (multi-label) by iterative stratification (Sechidis, Tsoumakas & Vlahavas,
+2011, as implemented by the ``iterstrat`` package), which keeps the share of every label,
+rare ones included, close to its share of the whole, where a plain random split can leave a
+rare label out of a part altogether.
+"""
+
+from collections.abc import Sequence
+from numbers import Integral, Real
+
+import numpy as np
+from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.utils import _safe_indexing
+
+
+def check_split_sizes(val_size: float, test_size: float) -> None:
+    """Refuse validation and test fractions that leave no training part."""
+    if not (val_size > 0 and test_size > 0 and val_size + test_size < 1):
+        raise ValueError(
+            "val_size and test_size must be positive fractions that sum to less than 1, "
+            f"got val_size={val_size} and test_size={test_size}"
+        )
+
+
+def train_val_test_split(
+    X: Sequence,
+    y: Sequence,
+    *,
+    val_size: float = 0.2,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+    groups: Sequence | None = None,
+) -> tuple:
+    """Split into stratified train, validation and test parts (60/20/20 by default).
+
+    A 2-D 0/1 ``y`` (one column per label) is split by iterative stratification (see
+    :func:`multilabel_holdout`); its parts keep the type of ``y`` (array or DataFrame rows).
+
+    With ``groups`` (e.g. the post of each sentence; 1-D ``y`` only) every group lands in one
+    part, through :class:`~sklearn.model_selection.StratifiedGroupKFold`: the test part is one
+    of ``round(1 / test_size)`` folds and the validation part one of the folds of the rest, so
+    the sizes are those fractions as nearly as whole groups allow.
+
+    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
+    """
+    check_split_sizes(val_size, test_size)
+    if _ndim(y) == 2:
+        if groups is not None:
+            raise ValueError(
+                "groups are not supported with a 2-D (multi-label) y: iterative "
+                "stratification splits examples, not groups; pass groups=None"
+            )
+        return _multilabel_split(X, y, val_size, test_size, random_state)
+    if groups is not None:
+        return _group_split(X, y, groups, val_size, test_size, random_state)
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=random_state
+    )
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest,
+        y_rest,
+        test_size=round(val_size * len(y)),  # a count: val_size is a fraction of all of X
+        stratify=y_rest,
+        random_state=random_state,
+    )
+    return X_train, X_val, X_test, y_train, y_val, y_test
+
+
+def multilabel_holdout(
+    Y, test_size: float | int, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train_index, test_index)`` of one multi-label stratified holdout.
+
+    ``Y`` is an ``(n, L)`` 0/1 indicator (array-like or scipy sparse); ``test_size`` a fraction
+    in (0, 1) or a count in [1, n - 1]. Every label keeps nearly its share of ``Y`` in both
+    parts; the part sizes are those asked for as nearly as the labels allow (iterative
+    stratification places rare labels first and may move a few examples between parts).
+    """
+    Y = _indicator(Y)
+    n = len(Y)
+    if n < 2:
+        raise ValueError(f"Y has {n} row(s); a holdout needs at least 2")
+    _check_test_size(test_size, n)
+    if Y.shape[1] == 1:  # iterstrat needs two columns to see an indicator; an empty one is inert
+        Y = np.hstack([Y, np.zeros_like(Y)])
+    splitter = MultilabelStratifiedShuffleSplit(
+        n_splits=1, test_size=test_size, random_state=random_state
+    )
+    train, test = next(splitter.split(np.zeros(n), Y))
+    return train, test
+
+
+def _ndim(y) -> int:
+    """Dimensions of ``y``, whatever its type (array, DataFrame, sparse matrix, list)."""
+    return y.ndim if hasattr(y, "ndim") else np.ndim(y)
+
+
+def _indicator(Y) -> np.ndarray:
+    """``Y`` as a dense boolean ``(n, L)`` array, after checking that it is a 2-D 0/1 matrix."""
+    Y = Y.toarray() if hasattr(Y, "toarray") else np.asarray(Y)
+    if Y.ndim != 2:
+        raise ValueError(f"Y must be a 2-D (n_samples, n_labels) indicator, got shape {Y.shape}")
+    if Y.shape[1] == 0:
+        raise ValueError("Y has no label column")
+    if Y.dtype == object or not np.isin(Y, (0, 1)).all():
+        raise ValueError("Y must hold only 0 and 1 (a label indicator matrix)")
+    return Y.astype(bool)
+
+
+def _check_test_size(test_size: float | int, n: int) -> None:
+    """Accept a fraction in (0, 1) or a count in [1, n - 1], as a holdout of ``n`` examples."""
+    if isinstance(test_size, Integral) and not isinstance(test_size, bool):
+        if not 1 <= test_size <= n - 1:
+            raise ValueError(f"test_size={test_size} must be a count from 1 to {n - 1}")
+    elif not (isinstance(test_size, Real) and 0 < test_size < 1):
+        raise ValueError(f"test_size={test_size!r} must be a fraction in (0, 1) or a count")
+
+
+def _multilabel_split(X: Sequence, Y, val_size: float, test_size: float, seed) -> tuple:
+    """:func:`train_val_test_split` of a 2-D indicator ``Y``, by two iterative holdouts."""
+    indicator = _indicator(Y)
+    n = len(indicator)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} examples and y {n} rows")
+    rest, test = multilabel_holdout(indicator, test_size, seed)
+    n_val = round(val_size * n)  # val_size is a fraction of all of X: a count, from the rest
+    if not 1 <= n_val < len(rest):
+        raise ValueError(f"val_size={val_size} of {n} examples leaves no validation or train part")
+    train, val = multilabel_holdout(indicator[rest], n_val, seed)
+    train, val = rest[train], rest[val]
+    Xs = [_safe_indexing(X, part) for part in (train, val, test)]
+    return (*Xs, *(_safe_indexing(Y, part) for part in (train, val, test)))
+
+
+def _group_split(
+    X: Sequence, y: Sequence, groups: Sequence, val_size: float, test_size: float, seed
+) -> tuple:
+    """:func:`train_val_test_split` keeping each group in one part."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    if len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries for {len(y)} examples")
+
+    def one_fold(index: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+        folds = StratifiedGroupKFold(max(2, round(1 / size)), shuffle=True, random_state=seed)
+        rest, held_out = next(folds.split(index, y[index], groups[index]))
+        return index[rest], index[held_out]
+
+    rest, test = one_fold(np.arange(len(y)), test_size)
+    train, val = one_fold(rest, val_size / (1 - test_size))
+    parts = [[X[i] for i in part] for part in (train, val, test)]
+    return (*parts, y[train], y[val], y[test])
