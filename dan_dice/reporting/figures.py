@@ -22,7 +22,9 @@ METRICS = {"accuracy": "accuracy", "f1": "F1", "loss": "loss"}
 
 def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
     """One PNG per dataset and metric: train and validation curves of every loss, mean ± std
-    over seeds (runs that stopped early simply end sooner)."""
+    over seeds (runs that stopped early simply end sooner). The train curve is the running
+    figure of each epoch's mini-batches (:mod:`dan_dice.training`), the validation curve the
+    end-of-epoch score."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -48,7 +50,11 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
                     curves = _stack([[e[f"{split}_{metric}"] for e in h] for h in histories])
                     epochs = np.arange(1, curves.shape[1] + 1)
                     mean, std = np.nanmean(curves, 0), np.nanstd(curves, 0)
-                    name = "train" if split == "train" else "validation"
+                    name = (
+                        "train (running mean of the epoch's batches)"
+                        if split == "train"
+                        else "validation"
+                    )
                     ax.plot(epochs, mean, color=color, label=name)
                     ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
                 ax.set_title(f"{loss} loss")
