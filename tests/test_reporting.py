@@ -140,6 +140,7 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert "cyberbullying/dice row is a collapsed model" in report
     assert "figures/sms_f1.png" in report
     assert "tuned on validation with the other hyper-parameters" in report
+    assert "mean pooling of the word vectors" in report  # the grid's network, not the defaults'
     assert "`dice` 0.40 (F1 0.9200, at 0.5 0.9100)" in report
     assert not list(tmp_path.rglob("*.tmp"))
 

@@ -92,8 +92,9 @@ def render_report(
 ) -> str:
     """``REPORT.md``: setup, environment, command, results, figures and a discussion."""
     from ..estimator import DANClassifier
+    from ..experiments import STUDY_PARAMS
 
-    params = DANClassifier().get_params()
+    params = {**DANClassifier().get_params(), **STUDY_PARAMS}  # the network the grid trains
     config = records[0]["config"] if records else {}
     model_params = {**params, **config.get("model_params", {})}
     seeds = sorted({r["seed"] for r in records})
