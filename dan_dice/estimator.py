@@ -21,14 +21,14 @@ from sklearn.utils.validation import check_is_fitted
 from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
 from .files import one_line
 from .losses import get_loss
-from .metrics import best_global_threshold, best_threshold, best_thresholds
+from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
 from .persistence import read_model, save_model
 from .pooling import POOLINGS
 from .splits import multilabel_holdout
 from .targets import MULTILABEL, check_targets, decode_targets, encode_targets
-from .text import Vocabulary, check_texts
+from .text import build_vocabulary, check_texts, encode_corpus
 from .training import (
     TUNED,
     CollapseWarning,
@@ -234,7 +234,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 self.loss, y, n_classes, self.loss_params, class_weight=self._class_weight()
             )
 
-        self.vocabulary_ = Vocabulary.build(X, min_count=self.min_count)
+        self.vocabulary_ = build_vocabulary(tuple(X), self.min_count)
         matrix, self.embedding_coverage_ = embedding_matrix(
             self.vocabulary_, load_word_vectors(self.embeddings)
         )
@@ -253,11 +253,11 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             if multilabel:
                 model.start_at_rates(y.mean(0))
             model = model.to(device)
-            val_data = self._pack(X_val, y_val, device)
+            val_data = self._pack(X_val, y_val, device, memo=True)
             result = train(
                 model,
                 loss_fn,
-                self._pack(X, y, device),
+                self._pack(X, y, device, memo=True),
                 val_data,
                 n_classes=n_classes,
                 lr=self.lr,
@@ -366,8 +366,15 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         with torch_threads(self.num_threads):
             return predict_logits(self.module_, data)
 
-    def _pack(self, X: Sequence[str], y: np.ndarray, device: torch.device) -> PackedTexts:
-        ids, offsets = self.vocabulary_.encode_batch(X)
+    def _pack(
+        self, X: Sequence[str], y: np.ndarray, device: torch.device, memo: bool = False
+    ) -> PackedTexts:
+        """``X`` encoded; ``memo`` for the texts of ``fit``, which refits share
+        (:func:`~dan_dice.text.encode_corpus`), never for those of ``predict``."""
+        if memo:
+            ids, offsets = encode_corpus(self.vocabulary_, tuple(X))
+        else:
+            ids, offsets = self.vocabulary_.encode_batch(X)
         return PackedTexts.from_numpy(ids, offsets, y, device)
 
     def _hold_out(self, X: list[str], y: np.ndarray, seed: int) -> tuple:
@@ -424,9 +431,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         y = val_data.y.numpy()
         if not multilabel:
             return best_threshold(y, proba)[0]
-        if self.threshold == "tune":
-            return best_thresholds(y, proba)[0]
-        return np.full(len(self.classes_), best_global_threshold(y, proba)[0])
+        return tuned_thresholds(y, proba, self.threshold)
 
     def _class_weight(self) -> str | np.ndarray | None:
         """``class_weight`` as the losses take it: None, "balanced" or one weight per class."""

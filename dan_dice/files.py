@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import os
 import secrets
+import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -230,3 +231,14 @@ def one_line(exc: BaseException, limit: int = 200) -> str:
     if isinstance(exc, KeyError) and exc.args and " " not in str(exc.args[0]):
         text = f"missing {text}"  # a KeyError's message is the missing key alone
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def check_writable_folder(folder: Path) -> None:
+    """Create ``folder`` if needed, or raise a ``ValueError`` naming it when no file can be
+    written there: checked before any training, so no run is lost to it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(f"cannot write to the output folder {folder}: {exc.strerror}") from exc

@@ -26,7 +26,7 @@ import platform
 import socket
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from . import __version__
@@ -204,6 +204,19 @@ def append_journal(path: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def journal_each(
+    path: Path, finished: Iterable[tuple[dict, dict, str]], fingerprint: dict, command: str
+) -> Iterator[dict]:
+    """Append each finished run to the journal at ``path`` as it arrives (its identity, e.g.
+    dataset, loss and seed, then its results, then what ran it) and yield it as the journal
+    holds it (JSON types), so that a kill loses no finished run."""
+    for identity, record, worker in finished:
+        record = {**identity, **record, "config": fingerprint, "command": command}
+        record["worker"] = worker
+        append_journal(path, record)
+        yield json.loads(json.dumps(record))
 
 
 _held: dict[Path, int] = {}

@@ -191,6 +191,17 @@ def best_global_threshold(Y_true, proba) -> tuple[float, float]:
     return threshold, float(per_label_scores(T, proba >= threshold)["f1"].mean())
 
 
+def tuned_thresholds(Y_true, proba, mode: str) -> np.ndarray:
+    """One threshold per label, tuned on (``Y_true``, ``proba``) as ``mode`` says: ``"tune"``,
+    each label's F1-best (:func:`best_thresholds`); ``"tune_global"``, the macro-F1-best one
+    shared by every label (:func:`best_global_threshold`)."""
+    if mode == "tune":
+        return best_thresholds(Y_true, proba)[0]
+    if mode == "tune_global":
+        return np.full(np.shape(Y_true)[1], best_global_threshold(Y_true, proba)[0])
+    raise ValueError(f"mode must be 'tune' or 'tune_global', got {mode!r}")
+
+
 def _probabilities(proba, Y_true) -> np.ndarray:
     """``proba`` as a float array of the shape of ``Y_true``, all finite."""
     proba = np.asarray(proba, dtype=np.float64)

@@ -29,8 +29,9 @@ import numpy as np
 from . import journal
 from .datasets import load_goemotions
 from .dispatch import dispatch
-from .experiments import Split, _check_writable
-from .journal import append_journal, lock_folder
+from .experiments import Split
+from .files import check_writable_folder
+from .journal import journal_each, lock_folder
 from .metrics import multilabel_scores, per_label_scores
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
 
@@ -173,25 +174,19 @@ def run(
         todo = [key for key in config.tasks() if key not in done]
         split = load_multilabel_split(data_home, config.quick) if todo else None
         tasks = [(key, (split, key[0], key[1], config)) for key in todo]
-        for (loss, seed), record, worker in dispatch(
-            run_one, tasks, jobs=jobs, scheduler=scheduler
-        ):
-            record = {
-                "dataset": DATASET,
-                "loss": loss,
-                "seed": seed,
-                **record,
-                "config": fingerprint,
-                "command": command,
-                "worker": worker,
-            }
-            append_journal(path, record)
-            records.append(json.loads(json.dumps(record)))
+        finished = (
+            ({"dataset": DATASET, "loss": loss, "seed": seed}, record, worker)
+            for (loss, seed), record, worker in dispatch(
+                run_one, tasks, jobs=jobs, scheduler=scheduler
+            )
+        )
+        for record in journal_each(path, finished, fingerprint, command):
+            records.append(record)
             if verbose:
                 print(
-                    f"{record['method']:>28} seed {seed}: micro-F1 {record['micro_f1']:.4f} "
-                    f"macro-F1 {record['macro_f1']:.4f} Hamming {record['hamming']:.4f} "
-                    f"({record['fit_seconds']:.0f} s)",
+                    f"{record['method']:>28} seed {record['seed']}: "
+                    f"micro-F1 {record['micro_f1']:.4f} macro-F1 {record['macro_f1']:.4f} "
+                    f"Hamming {record['hamming']:.4f} ({record['fit_seconds']:.0f} s)",
                     flush=True,
                 )
     return records
@@ -249,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scheduler is None:
         resolve_device(args.device)
     out = Path(args.out)
-    _check_writable(out)
+    check_writable_folder(out)
     command = " ".join(["python run_experiments.py", *argv])
     started = time.perf_counter()
     with lock_folder(out, command):

@@ -15,6 +15,7 @@ whitespace-separated chunks makes a chunk met before cost one dict look-up. Hugg
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -154,6 +155,23 @@ class Vocabulary:
         np.cumsum(lengths[:-1], out=offsets[1:])
         ids = np.fromiter(chain.from_iterable(encoded), dtype=np.int64, count=lengths.sum())
         return ids, offsets
+
+
+@functools.lru_cache(maxsize=4)
+def build_vocabulary(texts: tuple[str, ...], min_count: int = 1) -> Vocabulary:
+    """:meth:`Vocabulary.build`, memoised in the process on the texts themselves (a tuple,
+    compared by value): the experiment grid fits every seed and learning rate, and a grid
+    search every candidate, on the same texts, which are then tokenised once."""
+    return Vocabulary.build(texts, min_count)
+
+
+@functools.lru_cache(maxsize=8)
+def encode_corpus(vocabulary: Vocabulary, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Vocabulary.encode_batch`, memoised likewise for training and validation texts
+    (read-only arrays: they are shared)."""
+    ids, offsets = vocabulary.encode_batch(texts)
+    ids.flags.writeable = offsets.flags.writeable = False
+    return ids, offsets
 
 
 def _char_class(ranges: str, last: int) -> str:

@@ -31,12 +31,11 @@ from tqdm.auto import tqdm
 from .losses import LossFn
 from .metrics import (
     COLLAPSE_SHARE,
-    best_global_threshold,
     best_threshold,
-    best_thresholds,
     majority_share,
     multilabel_scores,
     scores,
+    tuned_thresholds,
 )
 
 
@@ -64,7 +63,7 @@ class PackedTexts:
         cls, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray, device: torch.device
     ) -> PackedTexts:
         lengths = np.diff(np.r_[offsets, len(ids)])
-        to = lambda a: torch.as_tensor(a, dtype=torch.long, device=device)  # noqa: E731
+        to = lambda a: torch.tensor(a, dtype=torch.long, device=device)  # noqa: E731 (a copy)
         return cls(to(ids), to(offsets), to(lengths), to(y))
 
     def __len__(self) -> int:
@@ -195,12 +194,7 @@ def score_logits(
         record |= {"f1": record["macro_f1"], "accuracy": record["subset_accuracy"]}
         used = predicted
         if tuned and search:
-            cut = (
-                best_thresholds(y, proba)[0]
-                if threshold == "tune"
-                else best_global_threshold(y, proba)[0]
-            )
-            used = (proba >= cut).astype(np.int64)
+            used = (proba >= tuned_thresholds(y, proba, threshold)).astype(np.int64)
             record["tuned_f1"] = multilabel_scores(y, used)["macro_f1"]
         sets_true, sets_used = _label_set_codes(y, used)
         n_sets = int(max(sets_true.max(initial=0), sets_used.max(initial=0))) + 1

@@ -15,8 +15,8 @@ import pytest
 from sklearn.utils import Bunch
 
 from dan_dice import experiments
-from dan_dice.experiments import JOURNAL, Config, Split, append_journal, read_journal, run
-from dan_dice.journal import JournalWarning, lock_folder
+from dan_dice.experiments import JOURNAL, Config, Split, read_journal, run
+from dan_dice.journal import JournalWarning, append_journal, lock_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

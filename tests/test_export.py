@@ -124,7 +124,9 @@ def _as_stored(clf: DANClassifier, quantize: str | None) -> DANClassifier:
 def test_fp32_matches_torch(model, tmp_path, toy_texts, toy_texts_3class, toy_multilabel):
     edge = _export(model, tmp_path)
     texts = [*TEXTS, *toy_texts[0], *toy_texts_3class[0], *toy_multilabel[0]]
-    np.testing.assert_allclose(edge.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    np.testing.assert_allclose(
+        edge.predict_proba(texts), model.predict_proba(texts), rtol=1e-4, atol=1e-5
+    )
     np.testing.assert_equal(edge.predict(texts), model.predict(texts))  # label sets too
 
 

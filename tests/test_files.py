@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from dan_dice.files import atomic_write_text, write_atomic
+from dan_dice.files import atomic_write_text, check_writable_folder, write_atomic
 
 
 def test_write_atomic_writes_and_refuses_to_overwrite_unless_asked(tmp_path):
@@ -42,3 +42,16 @@ def test_files_get_the_usual_mode(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_check_writable_folder_creates_the_folder(tmp_path):
+    folder = tmp_path / "a" / "b"
+    check_writable_folder(folder)
+    assert folder.is_dir() and not list(folder.iterdir())
+
+
+def test_check_writable_folder_names_a_folder_it_cannot_write(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"cannot write to the output folder .*file"):
+        check_writable_folder(blocker / "reports")

@@ -23,6 +23,7 @@ from dan_dice.metrics import (
     per_class_f1,
     per_label_scores,
     scores,
+    tuned_thresholds,
 )
 
 
@@ -395,3 +396,14 @@ def test_metrics_import_neither_torch_nor_sklearn():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_tuned_thresholds_per_label_or_shared():
+    rng = np.random.default_rng(0)
+    Y = rng.integers(0, 2, size=(60, 3))
+    proba = np.clip(Y * 0.6 + rng.uniform(0, 0.5, size=Y.shape), 0, 1)
+    np.testing.assert_array_equal(tuned_thresholds(Y, proba, "tune"), best_thresholds(Y, proba)[0])
+    shared = tuned_thresholds(Y, proba, "tune_global")
+    assert shared.shape == (3,) and (shared == best_global_threshold(Y, proba)[0]).all()
+    with pytest.raises(ValueError, match="mode must be"):
+        tuned_thresholds(Y, proba, 0.5)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dan_dice.model import DAN
+from dan_dice.model import DAN, Dropout
 from dan_dice.pooling import POOLINGS
 
 # Texts in the packed layout: [1, 2, 3], [4], [2, 2, 5, 6, 7, 1], [3, 1]
@@ -194,7 +194,7 @@ def test_word_dropout_drops_tokens_from_every_pooling(pooling):
 
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_fine_tuned_embeddings_get_sparse_gradients(pooling):
-    """SparseAdam needs sparse gradients on the table, whatever the pooling."""
+    """LazyAdam needs sparse gradients on the table, whatever the pooling."""
     model = make_dan(pooling=pooling, freeze_embeddings=False)
     model(IDS, OFFSETS).sum().backward()
     assert model.embedding.weight.grad.is_sparse
@@ -220,3 +220,35 @@ def test_start_at_rates_sets_the_untrained_outputs_to_the_rates():
     model.eval()
     proba = torch.sigmoid(model(torch.tensor([1, 2, 3]), torch.tensor([0])))
     np.testing.assert_allclose(proba.detach().numpy()[0], [0.5, 0.02, 1e-4], rtol=1e-5)
+
+
+def test_dropout_keeps_the_expected_share_and_rescales():
+    layer = Dropout(0.2).train()
+    torch.manual_seed(0)
+    out = layer(torch.ones(200, 500))
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 205 / 256) < 0.005  # p = 0.2 rounds to 51/256
+    torch.testing.assert_close(out[kept], torch.full_like(out[kept], 256 / 205))
+
+
+def test_dropout_is_the_identity_in_eval_mode_or_at_zero():
+    x = torch.randn(4, 6)
+    assert torch.equal(Dropout(0.5).eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+
+
+def test_dropout_masks_follow_torch_seed():
+    layer = Dropout(0.5).train()
+    torch.manual_seed(3)
+    first = layer(torch.ones(50))
+    torch.manual_seed(3)
+    assert torch.equal(layer(torch.ones(50)), first)
+    assert not torch.equal(layer(torch.ones(50)), first)
+
+
+def test_dropout_passes_gradients_through_kept_elements_only():
+    x = torch.ones(100, requires_grad=True)
+    torch.manual_seed(0)
+    out = Dropout(0.3).train()(x)
+    out.sum().backward()
+    torch.testing.assert_close(x.grad, out.detach())

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dan_dice import text as dan_text
-from dan_dice.text import UNK, Vocabulary, tokenize
+from dan_dice.text import UNK, Vocabulary, build_vocabulary, encode_corpus, tokenize
 
 
 @pytest.mark.parametrize(
@@ -414,3 +414,24 @@ def test_encoding_starts_no_thread():
     vocab = Vocabulary.build([f"w{i}! x{i}?" for i in range(3000)])
     vocab.encode_batch([f"w{i}! y{i}?" for i in range(3000)])
     assert len(list(Path("/proc/self/task").iterdir())) == threads
+
+
+def test_build_vocabulary_is_memoised_on_the_texts_values():
+    texts = ["a b c", "b c d", "c"]
+    first = build_vocabulary(tuple(texts), 1)
+    assert build_vocabulary(tuple(t for t in list(texts)), 1) is first  # equal, not the same
+    assert build_vocabulary(tuple(texts), 2) is not first
+    assert build_vocabulary(tuple(texts), 2).tokens == Vocabulary.build(texts, 2).tokens
+    assert build_vocabulary(tuple(texts[:2]), 1) is not first
+
+
+def test_encode_corpus_is_memoised_read_only_and_equals_encode_batch():
+    texts = ("spam spam eggs", "", "eggs and ham")
+    vocabulary = build_vocabulary(texts, 1)
+    ids, offsets = encode_corpus(vocabulary, texts)
+    expected = vocabulary.encode_batch(texts)
+    np.testing.assert_array_equal(ids, expected[0])
+    np.testing.assert_array_equal(offsets, expected[1])
+    assert encode_corpus(vocabulary, tuple(list(texts)))[0] is ids
+    with pytest.raises(ValueError, match="read-only"):
+        ids[0] = 1
