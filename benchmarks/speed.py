@@ -77,7 +77,7 @@ WHY_MISSED = (
     "Why a DAN epoch costs several fastText epochs: fastText trains in one fused C++ loop of "
     "SGD (an averaged bag of vectors, one linear layer, no framework between steps), while a "
     "DAN step is a few dozen torch operations, each with its own dispatch and memory pass: the "
-    "weighted bag average, three 256/128/64-wide ReLU layers with dropout, forward and "
+    "bag average, three 256/128/64-wide ReLU layers with dropout, forward and "
     "backward, the fused Adam over the dense layers and SparseAdam over the fine-tuned "
     "embedding rows, whose sparse gradient it must first coalesce (a sort). Freezing the "
     "embeddings would drop the last part and cost validation F1 on every task "
