@@ -45,7 +45,7 @@ class DAN(nn.Module):
         self.embedding = nn.EmbeddingBag.from_pretrained(
             torch.tensor(embeddings, dtype=torch.float32),  # a copy: fine-tuning writes to it
             freeze=freeze_embeddings,
-            mode="sum",
+            mode="mean",
             sparse=not freeze_embeddings,  # a batch touches few rows: update only those
         )
         dim = embeddings.shape[1]
@@ -139,11 +139,14 @@ class Dropout(nn.Dropout):
     Torch's CPU generator (Mersenne Twister) draws about one number every 10 ns, and the masks
     of the three hidden layers took a sixth of a training step. Random bytes from PCG64 cost a
     small fraction of that; ``p`` is rounded to a multiple of 1/256 (0.2 drops 51/256 = 0.199).
+    On a GPU it is torch's dropout.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
+        if x.device.type != "cpu":  # a GPU's own generator is fast: no copy to the device
+            return super().forward(x)
         scale = np.float32(256 / (256 - round(self.p * 256)))
         mask = np.multiply(_kept(tuple(x.shape), self.p), scale, dtype=np.float32)
         return x * torch.from_numpy(mask).to(x.device)
