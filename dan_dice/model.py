@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bag_pooling import bag_of_token, pool_bags
 from .pooling import POOLINGS
 
 
@@ -42,14 +43,14 @@ class DAN(nn.Module):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-        self.embedding = nn.EmbeddingBag.from_pretrained(
+        self.embedding = nn.Embedding.from_pretrained(
             torch.tensor(embeddings, dtype=torch.float32),  # a copy: fine-tuning writes to it
             freeze=freeze_embeddings,
-            mode="mean",
             sparse=not freeze_embeddings,  # a batch touches few rows: update only those
         )
         dim = embeddings.shape[1]
         self.pooling = pooling
+        self._parts = tuple(pooling.split("+"))
         if pooling.startswith("attention"):
             self.attention = nn.Parameter(torch.zeros(dim))
         layers: list[nn.Module] = []
@@ -66,32 +67,14 @@ class DAN(nn.Module):
         return self.head(self.pool(ids, offsets))
 
     def pool(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """One vector per text (after word dropout in training mode), as ``pooling`` says."""
+        """One vector per text (after word dropout in training mode), as ``pooling`` says.
+
+        Forward and backward are :func:`~dan_dice.bag_pooling.pool_bags`'s: a fine-tuned table
+        gets a gradient of one row per word the batch used."""
         if self.training and self.word_dropout > 0:
             ids, offsets = self._drop_words(ids, offsets)
-        weight = self.embedding.weight
-        sparse = self.embedding.sparse
-        if self.pooling == "mean":  # the fast path: one fused EmbeddingBag average
-            return nn.functional.embedding_bag(ids, weight, offsets, mode="mean", sparse=sparse)
-        bag = _bag_of_token(offsets, len(ids))
-        n_texts = len(offsets)
-        vectors = nn.functional.embedding(ids, weight, sparse=sparse)
-        parts = []
-        if self.pooling == "mean+max":
-            counts = torch.bincount(bag, minlength=n_texts)
-            parts.append(_bag_sum(vectors / counts[bag][:, None], bag, n_texts))
-        if self.pooling.startswith("attention"):
-            scores = vectors @ self.attention
-            top = torch.full((n_texts,), -torch.inf, device=ids.device)
-            top = top.scatter_reduce(0, bag, scores, "amax")
-            exp = torch.exp(scores - top[bag])
-            total = torch.zeros(n_texts, device=ids.device).index_add_(0, bag, exp)
-            parts.append(_bag_sum(vectors * (exp / total[bag])[:, None], bag, n_texts))
-        if self.pooling.endswith("max"):
-            top = torch.full((n_texts, weight.shape[1]), -torch.inf, device=ids.device)
-            index = bag[:, None].expand_as(vectors)
-            parts.append(top.scatter_reduce(0, index, vectors, "amax"))
-        return torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        attention = getattr(self, "attention", None)
+        return pool_bags(self.embedding.weight, ids, offsets, self._parts, attention)
 
     @torch.no_grad()
     def start_at_rates(self, rates: np.ndarray) -> None:
@@ -113,24 +96,11 @@ class DAN(nn.Module):
         """The texts with each token dropped with probability ``word_dropout`` (a text that
         would lose every token keeps them all), repacked: dropped tokens take no part in any
         pooling, and leaving them out also spares their rows in the sparse gradient."""
-        bag = _bag_of_token(offsets, len(ids))
-        keep = torch.from_numpy(_kept((len(ids),), self.word_dropout)).to(ids.device)
+        bag = bag_of_token(offsets, len(ids))
+        keep = torch.from_numpy(kept_mask((len(ids),), self.word_dropout)).to(ids.device)
         keep |= (torch.bincount(bag[keep], minlength=len(offsets)) == 0)[bag]
         lengths = torch.bincount(bag[keep], minlength=len(offsets))
         return ids[keep], torch.cumsum(lengths, 0) - lengths
-
-
-def _bag_of_token(offsets: torch.Tensor, n_tokens: int) -> torch.Tensor:
-    """Index of the text each token belongs to (offsets must be sorted, texts non-empty)."""
-    starts = torch.zeros(n_tokens, dtype=torch.long, device=offsets.device)
-    starts[offsets[1:]] = 1
-    return torch.cumsum(starts, 0)
-
-
-def _bag_sum(rows: torch.Tensor, bag: torch.Tensor, n_texts: int) -> torch.Tensor:
-    """Sum of the ``rows`` of each text."""
-    out = torch.zeros(n_texts, rows.shape[1], device=rows.device, dtype=rows.dtype)
-    return out.index_add_(0, bag, rows)
 
 
 class Dropout(nn.Dropout):
@@ -148,11 +118,11 @@ class Dropout(nn.Dropout):
         if x.device.type != "cpu":  # a GPU's own generator is fast: no copy to the device
             return super().forward(x)
         scale = np.float32(256 / (256 - round(self.p * 256)))
-        mask = np.multiply(_kept(tuple(x.shape), self.p), scale, dtype=np.float32)
+        mask = np.multiply(kept_mask(tuple(x.shape), self.p), scale, dtype=np.float32)
         return x * torch.from_numpy(mask).to(x.device)
 
 
-def _kept(shape: tuple, p: float) -> np.ndarray:
+def kept_mask(shape: tuple, p: float) -> np.ndarray:
     """A random boolean array, each element True with probability ``1 - p`` rounded to a
     multiple of 1/256. Seeded by one draw from torch's global generator, so that
     ``torch.manual_seed`` still makes runs identical."""
