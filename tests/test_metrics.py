@@ -131,7 +131,16 @@ def test_is_collapsed_false_for_balanced_predictions():
 
 
 def brute_force_best_f1(y_true: np.ndarray, proba: np.ndarray) -> float:
-    return max(skm.f1_score(y_true, proba >= t, zero_division=0) for t in np.unique(proba))
+    """The best F1 over every cut whose predictions are not one class for 99 % of the texts
+    while the labels are not (over every cut if none is)."""
+    f1s, kept = [], []
+    for t in np.unique(proba):
+        predicted = (proba >= t).astype(int)
+        f1s.append(skm.f1_score(y_true, predicted, zero_division=0))
+        share = np.bincount(predicted, minlength=2) / len(predicted)
+        actual = np.bincount(y_true, minlength=2) / len(y_true)
+        kept.append(not (share.max() >= 0.99 and actual[share.argmax()] < 0.99))
+    return max(f for f, keep in zip(f1s, kept, strict=True) if keep or not any(kept))
 
 
 @settings(deadline=None)
@@ -168,6 +177,25 @@ def test_best_threshold_keeps_tied_probabilities_together():
     threshold, f1 = best_threshold(y_true, proba)
     assert f1 == pytest.approx(2 / 3)
     assert 0.2 < threshold < 0.7
+
+
+def test_best_threshold_never_picks_everything_positive_on_mixed_labels():
+    """60 validation texts, 83 % positive, scored so that only "everything positive" reaches
+    the top F1 (0.91): that one-class cut is passed over for the best of the others."""
+    y_true = np.r_[np.ones(50, dtype=int), np.zeros(10, dtype=int)]
+    proba = np.r_[np.linspace(0.9, 0.1, 50), np.full(10, 0.5)]
+    threshold, f1 = best_threshold(y_true, proba)
+    assert skm.f1_score(y_true, np.ones(60)) == pytest.approx(10 / 11)
+    assert (proba >= threshold).mean() < 0.99
+    assert f1 == pytest.approx(skm.f1_score(y_true, proba >= threshold))
+    assert f1 < 10 / 11
+
+
+def test_best_threshold_keeps_everything_positive_when_labels_are_that_one_sided():
+    y_true = np.r_[np.ones(199, dtype=int), 0]
+    proba = np.r_[np.linspace(0.9, 0.2, 199), 0.6]
+    threshold, _ = best_threshold(y_true, proba)
+    assert (proba >= threshold).all()
 
 
 def test_best_threshold_unsorted_input_is_same_as_sorted():
