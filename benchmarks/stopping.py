@@ -1,0 +1,213 @@
+"""Evidence for the estimator's stopping rule: validation score, epochs and time of each rule,
+on every dataset, at every training-set size, over several seeds.
+
+A rule is ``(patience, patience_steps)``: training stops once the validation score has not
+improved for ``patience`` epochs and ``patience_steps`` optimiser steps. Every other parameter
+is the estimator's default. As ``benchmarks/defaults.py`` does, each rule is fit on the fixed
+60/20/20 split of SMS spam, binarised cyberbullying, Stormfront hate speech (split by post)
+and the 6-class cyberbullying task, on the training part with its validation part, and on
+seeded, stratified subsamples of the training part (200 / 1,000 / 5,000 texts) with
+``fit(X, y)``'s own validation split, as a user fits; plus GoEmotions (multi-label) on its
+train part with dev as validation, judged by dev macro-F1. A rule may replace the current one
+when, on every task and size, its mean validation score is within one standard deviation (over
+the seeds) of the current rule's or better, and no fit warns of a collapse. Every fit is
+journaled in ``--out`` as it ends, so an interrupted run resumes. Writes
+``reports/stopping.md``.
+
+    python benchmarks/stopping.py [--data-dir D] [--seeds 5] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.model_selection import train_test_split
+
+from dan_dice import DANClassifier
+from dan_dice.cli import run_guarded
+from dan_dice.experiments import Config, load_split
+from dan_dice.files import atomic_write_text
+from dan_dice.journal import code_fingerprint
+from dan_dice.metrics import scores
+from dan_dice.multilabel_experiments import load_multilabel_split
+from dan_dice.reporting import to_markdown
+from dan_dice.training import CollapseWarning
+
+TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6", "goemotions")
+SIZES = (200, 1000, 5000, None)
+"""Training sizes (None: the whole training part, with the fixed validation part)."""
+RULES = {"5 epochs, 500 steps": (5, 500), "3 epochs, 250 steps": (3, 250)}
+"""Rule name -> (patience, patience_steps); the first is the current default."""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA)")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", default="reports/.stopping", help="journal of the fits")
+    parser.add_argument("--report", default="reports/stopping.md")
+    args = parser.parse_args()
+    return run_guarded(lambda: _main(args))
+
+
+def _main(args: argparse.Namespace) -> int:
+    splits = {
+        task: load_multilabel_split(args.data_dir)
+        if task == "goemotions"
+        else load_split(task, args.data_dir, Config())
+        for task in TASKS
+    }
+    jobs = [
+        (task, rule, size, seed)
+        for task in TASKS
+        for size in (SIZES if task != "goemotions" else (None,))
+        for rule in RULES
+        for seed in range(args.seeds)
+        if size is None or size < len(splits[task].X_train)
+    ]
+    fingerprint = code_fingerprint()
+    records = _run(jobs, splits, Path(args.out) / f"fits-{fingerprint}.jsonl", args.jobs)
+    command = "python benchmarks/stopping.py " + " ".join(sys.argv[1:])
+    text = render(pd.DataFrame(records), command.strip(), fingerprint)
+    atomic_write_text(Path(args.report), text)
+    print(text)
+    return 0
+
+
+def fit_one(split, task: str, rule: str, size: int | None, seed: int) -> dict:
+    """Fit the defaults under one stopping rule and score validation (and test, for binary and
+    6-class tasks)."""
+    patience, patience_steps = RULES[rule]
+    clf = DANClassifier(patience=patience, patience_steps=patience_steps, random_state=seed)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CollapseWarning)
+        if size is None:
+            clf.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
+        else:
+            X, _, y, _ = train_test_split(
+                split.X_train,
+                split.y_train,
+                train_size=size,
+                stratify=split.y_train,
+                random_state=seed,
+            )
+            clf.fit(X, y)
+    seconds = time.perf_counter() - start
+    test = np.nan
+    if task != "goemotions":
+        n_classes = len(split.target_names)
+        test = scores(split.y_test, clf.predict(split.X_test), n_classes)
+        test = test["f1" if n_classes == 2 else "macro_f1"]
+    return {
+        "task": task,
+        "rule": rule,
+        "size": size,
+        "seed": seed,
+        "val": clf.best_validation_score_,
+        "test": test,
+        "epochs": len(clf.history_),
+        "best_epoch": clf.best_epoch_,
+        "collapse_warning": any(issubclass(w.category, CollapseWarning) for w in caught),
+        "seconds": round(seconds, 2),
+    }
+
+
+def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[dict]:
+    """Fit every job not yet in the journal (one per code fingerprint), journaling each."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    if journal.exists():
+        records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    done = {(r["task"], r["rule"], r["size"], r["seed"]) for r in records}
+    todo = [job for job in jobs if job not in done]
+    todo.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
+    run = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    with open(journal, "a", encoding="utf-8") as f:
+        for record in run(delayed(fit_one)(splits[job[0]], *job) for job in todo):
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            records.append(record)
+            print(
+                f"{record['task']:>14} {record['rule']:>20} size {record['size']} "
+                f"seed {record['seed']}: val {record['val']:.4f} "
+                f"({record['seconds']:.0f} s, {record['epochs']} epochs)",
+                flush=True,
+            )
+    wanted = set(jobs)
+    return [r for r in records if (r["task"], r["rule"], r["size"], r["seed"]) in wanted]
+
+
+def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
+    """``reports/stopping.md``: per task and size, each rule's validation score (mean ± sd over
+    the seeds), test score, epochs, best epoch and seconds, and the verdict."""
+    runs = runs.assign(size=runs["size"].fillna(0).astype(int))
+    current = next(iter(RULES))
+    grouped = runs.groupby(["task", "size", "rule"])
+    stats = grouped.agg(
+        val=("val", "mean"),
+        val_sd=("val", "std"),
+        test=("test", "mean"),
+        epochs=("epochs", "mean"),
+        best_epoch=("best_epoch", "mean"),
+        seconds=("seconds", "mean"),
+        collapses=("collapse_warning", "sum"),
+        seeds=("seed", "count"),
+    ).reset_index()
+    rows, verdicts = [], {}
+    for (task, size), group in stats.groupby(["task", "size"], sort=False):
+        base = group.set_index("rule").loc[current]
+        for _, row in group.iterrows():
+            within = row["val"] >= base["val"] - base["val_sd"]
+            if row["rule"] != current:
+                verdicts.setdefault(row["rule"], []).append(within and row["collapses"] == 0)
+            rows.append(
+                {
+                    "task": task,
+                    "size": "all" if size == 0 else size,
+                    "rule": row["rule"],
+                    "val": f"{row['val']:.4f} ± {row['val_sd']:.4f}",
+                    "test": "" if np.isnan(row["test"]) else f"{row['test']:.4f}",
+                    "epochs": f"{row['epochs']:.1f}",
+                    "best epoch": f"{row['best_epoch']:.1f}",
+                    "seconds": f"{row['seconds']:.1f}",
+                    "collapses": int(row["collapses"]),
+                    "seeds": int(row["seeds"]),
+                }
+            )
+    time_share = runs.groupby("rule")["seconds"].sum()
+    lines = [
+        "# Stopping rule: validation score, epochs and time",
+        "",
+        f"Made by `{command}` (code fingerprint `{fingerprint}`), "
+        f"{runs['seed'].nunique()} seeds. Validation scores are F1 of the positive class "
+        "(macro-F1 for cyberbullying6 and GoEmotions); size `all` is the training part with "
+        "the fixed validation part (GoEmotions: train, judged on dev), other sizes are "
+        "stratified subsamples fit with `fit(X, y)`. A candidate may replace the current rule "
+        f"(`{current}`) when on every row its mean validation score is within one standard "
+        "deviation of the current rule's or better and no fit warned of a collapse.",
+        "",
+        to_markdown(pd.DataFrame(rows)),
+        "",
+        "| rule | all fits' seconds | against the current rule | verdict |",
+        "|---|---|---|---|",
+    ]
+    for rule in RULES:
+        share = time_share[rule] / time_share[current]
+        verdict = "current" if rule == current else ("passes" if all(verdicts[rule]) else "fails")
+        lines.append(f"| {rule} | {time_share[rule]:.0f} | {share:.2f}x | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
