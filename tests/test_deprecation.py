@@ -1,6 +1,7 @@
 """The names moved in 0.2.0 still work from their old place, with a DeprecationWarning."""
 
 import importlib
+from pathlib import Path
 
 import pytest
 from conftest import TINY_MODEL
@@ -42,3 +43,9 @@ def test_unknown_names_are_still_attribute_errors():
 
     with pytest.raises(AttributeError, match=r"'dan_dice\.datasets' has no attribute 'nope'"):
         dan_dice.datasets.nope  # noqa: B018
+
+
+def test_changelog_lists_every_moved_name():
+    changelog = (Path(__file__).resolve().parent.parent / "CHANGELOG.md").read_text()
+    for module, name, _ in MOVED:
+        assert f"`{module}.{name}" in changelog

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import dan_dice
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -89,6 +89,13 @@ def test_floors_pins_every_requirement():
     assert "torch==2.13" in pins and not any(pin.startswith("dan-dice") for pin in pins)
 
 
-@pytest.mark.parametrize("name", ["LICENSE", "CHANGELOG.md"])
-def test_release_files_exist(name):
-    assert (ROOT / name).is_file()
+def test_licence_file_is_the_declared_licence():
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    assert config["metadata"]["license"] == "MIT"
+    text = (ROOT / config["metadata"]["license_files"]).read_text()
+    assert text.startswith("MIT License") and "the dan-dice authors" in text
+
+
+def test_changelog_starts_at_this_release():
+    assert f"\n## {dan_dice.__version__}\n" in (ROOT / "CHANGELOG.md").read_text()
