@@ -34,6 +34,9 @@ def run_guarded(main: Callable[[], int | None], prog: str = "dan-dice") -> int:
     except USAGE_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:  # a base install (numpy, onnxruntime) only predicts
+        print(f"{prog}: error: {exc}; this needs pip install 'dan-dice[train]'", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

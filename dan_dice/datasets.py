@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .deprecation import moved
 from .files import decode_text
 
 DATA_ENV = "DAN_DICE_DATA"
@@ -513,3 +514,11 @@ def _result(
         DESCR=descr,
         filename=str(path),
     )
+
+
+__getattr__ = moved(
+    __name__,
+    "0.2.0",
+    train_val_test_split="dan_dice.splits.train_val_test_split",
+    check_split_sizes="dan_dice.splits.check_split_sizes",
+)

@@ -33,6 +33,7 @@ import numpy as np
 from . import __version__, journal
 from .arguments import threshold_arg
 from .datasets import DATASETS, load_dataset
+from .deprecation import moved
 from .dispatch import dispatch
 from .files import atomic_write_text, check_writable_folder
 from .journal import JOURNAL, SKIPPED, journal_each, lock_folder
@@ -423,3 +424,6 @@ def _environment() -> dict[str, str]:
         "platform": platform.platform(),
         "CPUs": str(os.cpu_count()),
     }
+
+
+__getattr__ = moved(__name__, "0.2.0", append_journal="dan_dice.journal.append_journal")

@@ -49,6 +49,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from . import __version__
+from .deprecation import moved
 from .files import json_text, one_line, write_atomic
 from .targets import MULTILABEL
 
@@ -383,3 +384,6 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
     raise TypeError(f"{value!r} of type {type(value).__name__} is not JSON-serializable")
+
+
+__getattr__ = moved(__name__, "0.2.0", load_model="dan_dice.DANClassifier.load")
