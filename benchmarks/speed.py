@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import cProfile
 import dataclasses
 import json
 import math
 import os
-import pstats
 import re
 import statistics
 import subprocess
@@ -42,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from sklearn.base import clone
+from step_profile import largest_parts, profile_fit, share_table
 from threadpoolctl import threadpool_limits
 
 from dan_dice.cli import run_guarded
@@ -74,19 +73,6 @@ FIT_TARGET = 5.0
 """A default fit may take at most this many times fastText's default fit."""
 GRID_TARGET = 0.40
 """The study grid's wall time, as a share of the previous release's on the same machine."""
-STEPS = {
-    ("training.py", "take"): "batch packing (PackedTexts.take, once an epoch)",
-    ("training.py", "chunks"): "batches (PackedTexts.chunks)",
-    ("module.py", "_wrapped_call_impl"): "forward, network",
-    ("_tensor.py", "backward"): "backward (Tensor.backward)",
-    ("_compile.py", "inner"): "zero_grad",
-    ("optimizer.py", "wrapper"): "optimiser steps (fused Adam + LazyAdam)",
-    ("training.py", "score_logits"): "running training scores (once an epoch)",
-    ("training.py", "evaluate"): "validation scoring (once an epoch)",
-    ("copy.py", "deepcopy"): "best-state copy (deepcopy)",
-    ("training.py", "make_optimizers"): "optimiser set-up (once a fit)",
-}
-"""Direct callees of ``train`` in the profile, by (file, function), and what they are."""
 WHY_MISSED = (
     "Why a DAN epoch costs several fastText epochs: fastText trains in one fused C++ loop of "
     "SGD (an averaged bag of vectors, one linear layer, no framework between steps), while a "
@@ -139,7 +125,7 @@ def main() -> int:
         fasttext = {n: _fasttext_epoch(split, n, args.repeats) for n in (1, 2)}
         fits = _fits(split, args.repeats)
         epochs = 1 if args.quick else 2
-        profiles = {name: _profile(split, clf, epochs) for name, clf in NETWORKS.items()}
+        profiles = {name: profile_fit(split, clf, epochs) for name, clf in NETWORKS.items()}
     threads = _threads(split)  # outside the one-thread limits: every core
     full_run = _full_run(args) if args.full or args.experiments_log else None
     baseline = _wall_seconds(Path(args.baseline_log)) if args.baseline_log else None
@@ -279,65 +265,6 @@ def _threads(split) -> list[dict]:
     return rows
 
 
-def _profile(split, clf: DANClassifier, epochs: int) -> dict:
-    """cProfile of ``clf.fit`` for ``epochs`` epochs: the share of ``fit`` and of ``train`` in
-    each function they call directly (the time of those calls only); the loss, a module called
-    like the network, is told apart by its ``forward``."""
-    clf = clone(clf).set_params(max_epochs=epochs, patience=epochs, device="cpu", random_state=0)
-    profiler = cProfile.Profile()
-    with warnings.catch_warnings():  # a fit of an epoch or two may well collapse
-        warnings.simplefilter("ignore", CollapseWarning)
-        profiler.runcall(
-            clf.fit, split.X_train, split.y_train, validation_data=(split.X_val, split.y_val)
-        )
-    stats = pstats.Stats(profiler).stats
-    fit, loop = _function(stats, "estimator.py", "fit"), _function(stats, "training.py", "train")
-    parts = _callees(stats, loop, STEPS)
-    loss = sum(v[3] for k, v in stats.items() if k[0].endswith("losses.py") and k[2] == "forward")
-    parts[STEPS["module.py", "_wrapped_call_impl"]] -= loss
-    parts["forward, loss"] = loss
-    order = list(STEPS.values())
-    order.insert(order.index(STEPS["module.py", "_wrapped_call_impl"]) + 1, "forward, loss")
-    return {
-        "epochs": epochs,
-        "fit_s": stats[fit][3],
-        "fit": _shares(_callees(stats, fit, {}), stats[fit][3], ()),
-        "train": _shares(parts, stats[loop][3], order),
-        "steps": epochs * math.ceil(len(split.X_train) / clf.batch_size),
-    }
-
-
-def _function(stats: dict, file: str, name: str) -> tuple:
-    """The profile's key of the function ``name`` defined in a file named ``file``."""
-    found = [k for k in stats if k[0].endswith(file) and k[2] == name]
-    if not found:
-        raise RuntimeError(f"the profile has no {file}:{name}")
-    return found[0]
-
-
-def _callees(stats: dict, caller: tuple, names: dict) -> dict[str, float]:
-    """Seconds of ``caller``'s calls to each function, labelled by ``names[file, function]``
-    (else ``file:function``)."""
-    rows: dict[str, float] = {}
-    for (file, _, function), (*_, callers) in stats.items():
-        if caller in callers:
-            label = names.get((Path(file).name, function), f"`{Path(file).name}:{function}`")
-            rows[label] = rows.get(label, 0.0) + callers[caller][3]
-    return rows
-
-
-def _shares(rows: dict[str, float], total: float, order) -> list[dict]:
-    """``rows`` as shares of ``total``: those in ``order`` first, then the rest from the
-    largest, those under 1 % lumped together, and the caller's own code last."""
-    known = [k for k in order if k in rows]
-    rest = sorted((k for k in rows if k not in order), key=rows.get, reverse=True)
-    small = [k for k in rest if rows[k] < 0.01 * total]
-    out = {k: rows[k] for k in known + rest if k not in small}
-    out["other calls (each < 1 %)"] = sum(rows[k] for k in small)
-    out["own code (loop, bookkeeping)"] = total - sum(rows.values())
-    return [{"part": k, "seconds": v, "share": v / total} for k, v in out.items()]
-
-
 def _full_run(args) -> dict:
     """Wall seconds, jobs, runs and test F1s of the full default ``run_experiments.py`` (its
     ``--quick`` form under ``--quick``), measured or read from its saved output."""
@@ -434,28 +361,6 @@ def _frame(rows: list[dict]) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def _share_table(profiles: dict, key: str) -> pd.DataFrame:
-    """Each network's shares of ``fit`` or ``train`` (``key``) side by side; for ``train`` also
-    milliseconds per training step (under the profiler)."""
-    rows: dict[str, dict] = {}
-    for name, profile in profiles.items():
-        for part in profile[key]:
-            row = rows.setdefault(part["part"], {f"part of {key}": part["part"]})
-            row[f"{name}: share"] = f"{part['share']:.1%}"
-            if key == "train":
-                row[f"{name}: ms/step"] = f"{1e3 * part['seconds'] / profile['steps']:.2f}"
-    return pd.DataFrame(list(rows.values())).fillna("")
-
-
-def _largest(profiles: dict) -> str:
-    """The three largest parts of ``train`` for each network, in one sentence."""
-    tops = []
-    for name, profile in profiles.items():
-        top = sorted(profile["train"], key=lambda row: -row["share"])[:3]
-        tops.append(f"{name}: " + ", ".join(f"{r['part']} {r['share']:.0%}" for r in top))
-    return "Largest parts of `train` (profile below): " + "; ".join(tops) + "."
-
-
 def _render(made, args, split, preprocessing, measured, profiles, full_run, baseline) -> str:
     n_train = len(split.X_train)
     dan, fasttext = measured["dan"], measured["fasttext"]
@@ -511,7 +416,7 @@ def _render(made, args, split, preprocessing, measured, profiles, full_run, base
         "",
         to_markdown(_frame(measured["threads"])),
         "",
-        _largest(profiles),
+        largest_parts(profiles),
         "",
         WHY_MISSED,
     ]
@@ -542,13 +447,13 @@ def _render(made, args, split, preprocessing, measured, profiles, full_run, base
         "The profiler slows Python code more than torch kernels: read shares, not seconds. "
         "`train` by direct callee (the loss, its module's `forward`, apart from the network's):",
         "",
-        to_markdown(_share_table(profiles, "train")),
+        to_markdown(share_table(profiles, "train")),
         "",
         "`fit`, by direct callee (the fixed cost of a fit around its epochs; the fits run one "
         "after the other on the same texts, so the later one reuses the tokens and ids that the "
         "first memoised, as refits in the grid do):",
         "",
-        to_markdown(_share_table(profiles, "fit")),
+        to_markdown(share_table(profiles, "fit")),
         "",
     ]
     return "\n".join(lines)
