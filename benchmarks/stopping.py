@@ -45,7 +45,11 @@ from dan_dice.training import CollapseWarning
 TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6", "goemotions")
 SIZES = (200, 1000, 5000, None)
 """Training sizes (None: the whole training part, with the fixed validation part)."""
-RULES = {"5 epochs, 500 steps": (5, 500), "3 epochs, 250 steps": (3, 250)}
+RULES = {
+    "5 epochs, 500 steps": (5, 500),
+    "3 epochs, 250 steps": (3, 250),
+    "2 epochs, 150 steps": (2, 150),
+}
 """Rule name -> (patience, patience_steps); the first is the current default."""
 
 
@@ -151,9 +155,12 @@ def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[di
 def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
     """``reports/stopping.md``: per task and size, each rule's validation score (mean ± sd over
     the seeds), test score, epochs, best epoch and seconds, and the verdict."""
-    runs = runs.assign(size=runs["size"].fillna(0).astype(int))
+    runs = runs.assign(
+        size=runs["size"].fillna(0).astype(int),
+        rule=pd.Categorical(runs["rule"], categories=list(RULES), ordered=True),
+    )
     current = next(iter(RULES))
-    grouped = runs.groupby(["task", "size", "rule"])
+    grouped = runs.groupby(["task", "size", "rule"], observed=True)
     stats = grouped.agg(
         val=("val", "mean"),
         val_sd=("val", "std"),
@@ -185,7 +192,7 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
                     "seeds": int(row["seeds"]),
                 }
             )
-    time_share = runs.groupby("rule")["seconds"].sum()
+    time_share = runs.groupby("rule", observed=True)["seconds"].sum()
     lines = [
         "# Stopping rule: validation score, epochs and time",
         "",
