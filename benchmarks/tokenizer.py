@@ -407,7 +407,7 @@ def render(found: dict) -> str:
     import numpy
 
     from dan_dice import __version__
-    from dan_dice.peers import cpu_name
+    from dan_dice.machine import cpu_name
     from dan_dice.text import MEMO_SIZE
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())

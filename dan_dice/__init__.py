@@ -4,7 +4,8 @@
 ``dan_dice.datasets``, the edge runtime) can be used where torch is not installed.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["DANClassifier", "__version__"]
 
 

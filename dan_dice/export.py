@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
 from .edge import (
     FORMAT,
     FORMAT_VERSION,
@@ -59,6 +58,7 @@ from .edge import (
 from .files import json_text, write_atomic
 from .pooling import POOLINGS
 from .targets import MULTILABEL
+from .version import __version__
 
 if TYPE_CHECKING:
     from onnx import ModelProto

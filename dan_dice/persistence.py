@@ -48,9 +48,9 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from . import __version__
 from .files import json_text, one_line, write_atomic
 from .targets import MULTILABEL
+from .version import __version__
 
 FORMAT = "dan-dice-model"
 FORMAT_VERSION = 2

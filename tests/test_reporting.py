@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dan_dice import reporting
+from dan_dice.estimator import DANClassifier
+from dan_dice.experiments import STUDY_PARAMS
 from dan_dice.reporting import (
     results_frame,
     study_comparison,
@@ -125,6 +127,7 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
             }
         ],
         environment={"torch": "x"},
+        network={**DANClassifier().get_params(), **STUDY_PARAMS},
     )
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(records)
     assert "± " in (tmp_path / "summary.md").read_text()

@@ -33,8 +33,11 @@ def write_reports(
     baselines: dict[str, dict],
     invocations: list[dict],
     environment: dict[str, str],
+    network: dict,
 ) -> None:
-    """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``."""
+    """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``;
+    ``network`` holds the parameters of the estimator the grid trains (before the journaled
+    runs' own ``model_params``)."""
     frame = results_frame(records)
     tables = {"binary": to_markdown(summary_table(binary_runs(frame), baselines))}
     multiclass = [r for r in records if len(r["target_names"]) > 2]
@@ -54,6 +57,7 @@ def write_reports(
         invocations=invocations,
         environment=environment,
         records=records,
+        network=network,
     )
     atomic_write_text(out / "REPORT.md", report)
 
@@ -89,14 +93,12 @@ def render_report(
     invocations: Sequence[dict],
     environment: dict[str, str],
     records: Sequence[dict],
+    network: dict,
 ) -> str:
-    """``REPORT.md``: setup, environment, command, results, figures and a discussion."""
-    from ..estimator import DANClassifier
-    from ..experiments import STUDY_PARAMS
-
-    params = {**DANClassifier().get_params(), **STUDY_PARAMS}  # the network the grid trains
+    """``REPORT.md``: setup, environment, command, results, figures and a discussion;
+    ``network`` as :func:`write_reports` takes it."""
     config = records[0]["config"] if records else {}
-    model_params = {**params, **config.get("model_params", {})}
+    model_params = {**network, **config.get("model_params", {})}
     seeds = sorted({r["seed"] for r in records})
     compute = sum(r["tuning_seconds"] for r in records)
     env = ", ".join(f"{k} {v}" for k, v in environment.items())
