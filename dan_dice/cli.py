@@ -20,9 +20,9 @@ from collections.abc import Callable, Sequence
 from itertools import islice
 from pathlib import Path
 
-from .arguments import threshold_arg
+from .arguments import threshold_type
 from .files import check_writable_file
-from .pooling import POOLINGS
+from .params import TUNED, options
 
 USAGE_ERRORS = (ValueError, LookupError, OSError)
 """Errors caused by the user's input or files; anything else is a bug and keeps its traceback."""
@@ -312,20 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file")
     train.add_argument("--loss", help="loss name (default: the estimator's, ce)")
     train.add_argument(
-        "--pooling", choices=POOLINGS, help="how word vectors are pooled (default: attention+max)"
+        "--pooling",
+        choices=options("pooling"),
+        help="how word vectors are pooled (default: attention+max)",
     )
     train.add_argument(
         "--class-weight",
-        choices=("balanced",),
+        choices=options("class_weight"),
         help="weigh the classes of the ce / bce loss inversely to their frequency",
     )
     train.add_argument("--epochs", type=int, help="most epochs (default: the estimator's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the estimator's)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--device", default="auto", choices=options("device"))
     train.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_type(TUNED),
         metavar="{P,tune,tune_global}",
         help="decision threshold on P(positive), or 'tune' for the best validation F1 "
         "(multi-label: each label's own; 'tune_global': one for all labels; default: tune)",
@@ -364,11 +366,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
     predict.set_defaults(handler=_predict)
     return parser
-
-
-def _threshold(text: str) -> float | str:
-    """``--threshold``: as :func:`~dan_dice.arguments.threshold_arg`, or ``"tune_global"``."""
-    return text if text == "tune_global" else threshold_arg(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

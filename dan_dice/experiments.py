@@ -35,6 +35,7 @@ from .journal import JOURNAL, SKIPPED, lock_folder
 from .machine import software
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
 from .moved import moved_names
+from .params import options
 from .runner import command_line, run_journaled
 
 if TYPE_CHECKING:
@@ -242,7 +243,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
     add("--lrs", type=float, nargs="+", default=DEFAULT_LRS, metavar="LR", help="lr grid")
-    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add("--device", default="auto", choices=options("device"))
     add(
         "--threshold",
         default="tune",

@@ -31,6 +31,7 @@ from .datasets import load_goemotions
 from .files import check_writable_folder
 from .journal import MULTILABEL_JOURNAL, lock_folder
 from .metrics import multilabel_scores, per_label_scores
+from .params import options
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
 from .reporting.multilabel import SuiteNames
 from .runner import command_line, run_journaled
@@ -208,7 +209,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--losses", nargs="+", default=list(LOSSES), metavar="LOSS", help="DAN losses")
     add("--seeds", type=int, help=f"number of seeds, 0..N-1 (default {DEFAULT_SEEDS}; --quick 1)")
     add("--epochs", type=int, help="max_epochs of the DAN (default: the estimator's; --quick 2)")
-    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add("--device", default="auto", choices=options("device"))
     add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
     add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
     add("--out", default="reports", help="output folder (default reports/)")
