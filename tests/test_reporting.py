@@ -148,6 +148,17 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_figures_leave_the_process_wide_matplotlib_backend_alone(tmp_path, records, monkeypatch):
+    import matplotlib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a library function switched matplotlib's backend")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    paths = reporting.plot_learning_curves(records, tmp_path)
+    assert paths and all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+
+
 def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(records):
     swept = [
         {**_record("sms@0.01", "dice", seed, 0.86, 0.0, majority_share=1.0), "positive_rate": 0.01}
