@@ -50,6 +50,7 @@ from .edge import (
     FORMAT,
     FORMAT_VERSION,
     MULTILABEL_FORMAT_VERSION,
+    QUANTIZATIONS,
     SEAL,
     seal,
     single_label_task,
@@ -65,7 +66,6 @@ if TYPE_CHECKING:
 
     from .estimator import DANClassifier
 
-QUANTIZATIONS = (None, "int8", "fp16")
 OPSET = 17
 IR_VERSION = 8  # that of opset 17: loads in onnxruntime 1.13 and later
 
