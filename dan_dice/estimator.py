@@ -414,7 +414,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         y = val_data.y.numpy()
         if not multilabel:
             return best_threshold(y, proba)[0]
-        return tuned_thresholds(y, proba, threshold.mode)
+        return tuned_thresholds(y, proba, threshold)
 
     def _class_weight(self) -> str | np.ndarray | None:
         """``class_weight`` as the losses take it: None, "balanced" or one weight per class."""

@@ -191,7 +191,7 @@ def score_logits(
         record |= {"f1": record["macro_f1"], "accuracy": record["subset_accuracy"]}
         used = predicted
         if tuned and search:
-            used = (proba >= tuned_thresholds(y, proba, threshold.mode)).astype(np.int64)
+            used = (proba >= tuned_thresholds(y, proba, threshold)).astype(np.int64)
             record["tuned_f1"] = multilabel_scores(y, used)["macro_f1"]
         sets_true, sets_used = _label_set_codes(y, used)
         n_sets = int(max(sets_true.max(initial=0), sets_used.max(initial=0))) + 1
