@@ -627,3 +627,16 @@ def test_goemotions_end_to_end(tmp_path, capsys):
     expected = DANClassifier.load(model).predict_proba(texts)
     proba = EdgeClassifier.load(artifact).predict_proba(texts)
     np.testing.assert_allclose(proba, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("suite", [[], ["--multilabel"]])
+def test_experiments_hands_every_option_to_its_suite(suite, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["experiments", *suite, "--quick", "--help"])
+    assert done.value.code == 0
+    assert "usage: run_experiments.py" in capsys.readouterr().out
+
+
+def test_experiments_bad_options_are_the_suites_usage_errors(tmp_path, capsys):
+    assert main(["experiments", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "at least 1" in capsys.readouterr().err
