@@ -6,8 +6,7 @@
 
 import sys
 
-from dan_dice.cli import run_guarded
-from dan_dice.experiments import main
+from dan_dice.cli import run_experiments, run_guarded
 
 if __name__ == "__main__":
-    sys.exit(run_guarded(main, prog="run_experiments.py"))
+    sys.exit(run_guarded(run_experiments, prog="run_experiments.py"))

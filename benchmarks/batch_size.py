@@ -25,9 +25,9 @@ from joblib import Parallel, delayed
 
 from dan_dice.cli import run_guarded
 from dan_dice.datasets import BINARY_DATASETS
-from dan_dice.experiments import STUDY_LOSSES, STUDY_PARAMS, Config, load_split, run_one
+from dan_dice.experiments import STUDY_LOSSES, STUDY_PARAMS, Config, run_one
 from dan_dice.files import atomic_write_text
-from dan_dice.peers import environment
+from dan_dice.machine import environment
 from dan_dice.reporting import STUDY_TABLE, to_markdown
 
 
@@ -60,7 +60,7 @@ def main() -> int:
 def _run(dataset: str, loss: str, seed: int, batch_size: int, data_dir: str | None) -> dict:
     """One grid run at ``batch_size``, on one thread; its CPU seconds are those of its fits."""
     config = Config(model_params={"batch_size": batch_size, "num_threads": 1})
-    split = load_split(dataset, data_dir, config)
+    split = config.load_split(dataset, data_dir)
     start = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -35,10 +35,11 @@ from sklearn.model_selection import train_test_split
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
-from dan_dice.experiments import Config, Split, load_split
 from dan_dice.files import atomic_write_text
 from dan_dice.metrics import scores
 from dan_dice.reporting import to_markdown
+from dan_dice.splits import Split
+from dan_dice.study_data import load_split
 from dan_dice.training import CollapseWarning
 
 TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6")
@@ -168,7 +169,7 @@ def _run(jobs: list[tuple], out: Path, args: argparse.Namespace) -> list[dict]:
     if journal.exists():
         records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
     done = {r["key"] for r in records}
-    splits = {task: load_split(task, args.data_dir, Config()) for task in TASKS}
+    splits = {task: load_split(task, args.data_dir) for task in TASKS}
     jobs = [job for job in jobs if job[2] is None or job[2] < len(splits[job[0]].X_train)]
     todo = [job for job in jobs if _key(*job) not in done]
     todo.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])

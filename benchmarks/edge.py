@@ -40,8 +40,8 @@ from dan_dice.datasets import DATASETS, load_dataset
 from dan_dice.edge import EdgeClassifier
 from dan_dice.export import QUANTIZATIONS, export_model
 from dan_dice.files import atomic_write_text
+from dan_dice.machine import cpu_name
 from dan_dice.metrics import scores
-from dan_dice.peers import cpu_name
 from dan_dice.persistence import save_model
 from dan_dice.splits import train_val_test_split
 

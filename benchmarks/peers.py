@@ -1,7 +1,7 @@
 """The DAN against TF-IDF + linear models and fastText on the experiments' split, one thread.
 
 Every method is tuned on the validation part of the fixed 60/20/20 split of
-``experiments.load_split`` (see ``dan_dice.peers``; Stormfront is split by post) and scored once
+``study_data.load_split`` (see ``dan_dice.peers``; Stormfront is split by post) and scored once
 on its test part; fastText and the DAN once per seed. The DAN is ``DANClassifier()`` with its
 defaults; ``--dan-losses`` adds the DAN as the study grid trains it, per loss. ``--dedup`` adds
 the split that keeps each group of duplicate texts on one side
@@ -24,20 +24,17 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from dan_dice.cli import run_guarded
+from dan_dice.comparison import evaluate, model_size, peer_methods
 from dan_dice.datasets import BINARY_DATASETS
 from dan_dice.duplicates import leakage, load_grouped_split
-from dan_dice.experiments import Config, load_split
+from dan_dice.experiments import Config
 from dan_dice.files import atomic_write_text
+from dan_dice.machine import environment
 from dan_dice.metrics import scores
-from dan_dice.peers import (
-    FastTextClassifier,
-    environment,
-    evaluate,
-    model_size,
-    peer_methods,
-    peer_table,
-)
+from dan_dice.peers import FastTextClassifier
 from dan_dice.reporting import to_markdown
+from dan_dice.reporting.peers import peer_table
+from dan_dice.study_data import load_split
 
 
 def main() -> int:
@@ -58,7 +55,7 @@ def main() -> int:
     started, about = time.perf_counter(), f"{datetime.now():%Y-%m-%d %H:%M}; {environment()}"
     config = Config()
     methods = peer_methods(config, args.dan_losses)
-    splits = {"default": lambda name: load_split(name, args.data_dir, config)}
+    splits = {"default": lambda name: load_split(name, args.data_dir, split_seed=config.split_seed)}
     if args.dedup:
         splits["grouped"] = lambda name: load_grouped_split(name, args.data_dir)
     records, quantized, leaks = {name: [] for name in splits}, [], []

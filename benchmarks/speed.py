@@ -1,6 +1,6 @@
 """Training speed on one thread: a DAN epoch and fit against fastText's, threads, the study grid.
 
-On the cyberbullying training split (``experiments.load_split``), in one process: the one-off
+On the cyberbullying training split (``study_data.load_split``), in one process: the one-off
 costs; one DAN epoch of ``training.train`` (training pass, validation scoring, best-state
 copy; the training set is not rescored) for the study's network (``STUDY_PARAMS``: mean
 pooling) and the estimator's defaults (attention+max), fine-tuned and, as the floor, with
@@ -46,12 +46,14 @@ from threadpoolctl import threadpool_limits
 from dan_dice.cli import run_guarded
 from dan_dice.embeddings import embedding_matrix, load_word_vectors
 from dan_dice.estimator import DANClassifier
-from dan_dice.experiments import JOURNAL, STUDY_LOSSES, Config, load_split
+from dan_dice.experiments import JOURNAL, STUDY_LOSSES, Config
 from dan_dice.files import atomic_write_text
 from dan_dice.losses import get_loss
+from dan_dice.machine import environment
 from dan_dice.model import DAN
-from dan_dice.peers import FastTextClassifier, environment
+from dan_dice.peers import FastTextClassifier
 from dan_dice.reporting import to_markdown
+from dan_dice.study_data import load_split
 from dan_dice.text import Vocabulary, build_vocabulary, encode_corpus, tokenize
 from dan_dice.training import CollapseWarning, PackedTexts, evaluate, score_logits, train
 
@@ -113,7 +115,7 @@ def main() -> int:
     torch.set_num_threads(1)
     about = f"{datetime.now():%Y-%m-%d %H:%M}; {environment()}"
     with threadpool_limits(1):
-        split = load_split("cyberbullying", args.data_dir, Config())
+        split = load_split("cyberbullying", args.data_dir)
         if args.quick:
             sizes = {f"{a}_{p}": n for p, n in QUICK_TEXTS.items() for a in "Xy"}
             split = dataclasses.replace(

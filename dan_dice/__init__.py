@@ -5,7 +5,8 @@ runtime, ``dan-dice predict``) work in the base install (numpy and onnxruntime o
 needs the ``train`` extra (``pip install 'dan-dice[train]'``).
 """
 
-__version__ = "0.2.0"
+from .version import __version__
+
 __all__ = ["DANClassifier", "__version__"]
 
 

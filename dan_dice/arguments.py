@@ -1,23 +1,32 @@
 """Argument types shared by the command lines (``dan-dice`` and ``run_experiments.py``).
 
 It sits below both: :mod:`dan_dice.cli` and :mod:`dan_dice.experiments` import it, it imports
-neither.
+neither. The threshold rule itself is :class:`dan_dice.params.Threshold`'s.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Callable
+
+from .params import TUNED, Threshold
 
 
-def threshold_arg(text: str) -> float | str:
-    """``--threshold``: ``"tune"`` or a number in (0, 1), refused at parsing otherwise."""
-    if text == "tune":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be 'tune' or a number in (0, 1), got {text!r}")
-    return value
+def threshold_type(modes: tuple[str, ...] = TUNED) -> Callable[[str], float | str]:
+    """An argparse type for ``--threshold``: one of ``modes`` or a number in (0, 1), as the
+    estimator's ``threshold`` takes it; anything else is refused at parsing."""
+
+    def threshold(text: str) -> float | str:
+        try:
+            return Threshold.parse(text if text in modes else float(text), modes).setting
+        except ValueError:
+            forms = ", ".join(map(repr, modes))
+            raise argparse.ArgumentTypeError(
+                f"must be {forms} or a number in (0, 1), got {text!r}"
+            ) from None
+
+    return threshold
+
+
+threshold_arg = threshold_type(("tune",))
+"""``--threshold`` of ``run_experiments.py``: ``"tune"`` or a number in (0, 1)."""

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from itertools import islice
 from pathlib import Path
 
-from .arguments import threshold_arg
-from .pooling import POOLINGS
+from .arguments import threshold_type
+from .files import check_writable_file
+from .params import TUNED, options
 
 USAGE_ERRORS = (ValueError, LookupError, OSError)
 """Errors caused by the user's input or files; anything else is a bug and keeps its traceback."""
@@ -42,15 +43,22 @@ def run_guarded(main: Callable[[], int | None], prog: str = "dan-dice") -> int:
         return 130
 
 
-def _experiments(args: argparse.Namespace) -> int | None:
-    from .experiments import main
-
-    return main(args.rest)
+def run_experiments(argv: Sequence[str] | None = None) -> int:
+    """``run_experiments.py`` and ``dan-dice experiments``: the GoEmotions multi-label suite
+    with ``--multilabel`` (:mod:`dan_dice.multilabel_experiments`, its own options), else the
+    study grid (:mod:`dan_dice.experiments`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--multilabel" in argv:
+        from .multilabel_experiments import main
+    else:
+        from .experiments import main
+    return main(argv)
 
 
 def _train(args: argparse.Namespace) -> None:
     import warnings
 
+    from .datafiles import read_labelled_csv
     from .datasets import MULTILABEL_DATASETS, load_dataset
     from .estimator import DANClassifier
     from .splits import train_val_test_split
@@ -62,15 +70,17 @@ def _train(args: argparse.Namespace) -> None:
             f"--dataset {args.dataset} has its own labels"
         )
     _check_separator(args.label_separator)
-    _check_writable(args.out, args.overwrite, inputs=[args.csv])
+    check_writable_file(args.out, args.overwrite, inputs=[args.csv])
     if args.dataset in MULTILABEL_DATASETS:
         parts = _official_split(args.dataset, args.data_dir)
     elif args.label_separator is not None:
-        X, y = _read_csv(args.csv, args.text_column, args.label_column, args.label_separator)
+        X, y = read_labelled_csv(
+            args.csv, args.text_column, args.label_column, args.label_separator
+        )
         parts = _multilabel_split(X, y, args.label_column)
     else:
         if args.csv is not None:
-            X, y, groups = (*_read_csv(args.csv, args.text_column, args.label_column), None)
+            X, y, groups = (*read_labelled_csv(args.csv, args.text_column, args.label_column), None)
         else:
             bunch = load_dataset(args.dataset, args.data_dir)
             X, y, groups = bunch.data, bunch.target, bunch.get("groups")
@@ -193,7 +203,7 @@ def _export(args: argparse.Namespace) -> None:
     from .estimator import DANClassifier
     from .export import export_model
 
-    _check_writable(args.out, args.overwrite, inputs=[args.model])
+    check_writable_file(args.out, args.overwrite, inputs=[args.model])
     path = export_model(
         DANClassifier.load(args.model), args.out, quantize=args.quantize, overwrite=args.overwrite
     )
@@ -231,7 +241,7 @@ def _predict(args: argparse.Namespace) -> None:
         lines = _texts(source, args.file)
         while texts := list(islice(lines, 1024)):
             proba = clf.predict_proba(texts)
-            labels = clf._labels(proba)
+            labels = clf.labels_from_proba(proba)
             labels = [list(s) for s in labels] if multilabel else labels.tolist()
             rows = proba[:, -len(columns) :].astype(float).round(6).tolist()
             for label, row in zip(labels, rows, strict=True):
@@ -261,100 +271,17 @@ def _texts(source, path: Path | None):
         yield line.removeprefix("\ufeff") if i == 0 else line
 
 
-def _read_csv(
-    path: Path, text_column: str | None, label_column: str | None, separator: str | None = None
-):
-    """Texts and labels (as str) from the named columns of a CSV file with a header row.
-
-    Read as the dataset loaders read theirs (:func:`dan_dice.datasets.read_table`): the
-    encoding from a byte-order mark, else UTF-8; a row with more fields than the header (an
-    unquoted comma) or a field over :data:`~dan_dice.datasets.FIELD_LIMIT` characters is an
-    error naming its line, never a text cut short.
-
-    With a ``separator`` each label cell is a list of labels (a tuple of str each, white space
-    around a name removed, an empty cell no label; a white-space separator splits at any run of
-    white space); an empty name (``"joy,,anger"``, a trailing separator) is an error naming its
-    line. Without one every row needs its label.
-    """
-    from .datasets import read_table
-
-    if text_column is None or label_column is None:
-        raise ValueError("--csv needs --text-column and --label-column")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a directory; expected a CSV file")
-    header, records = read_table(path)
-    missing = [c for c in (text_column, label_column) if c not in header]
-    if missing:
-        raise ValueError(f"{path} has no column {missing[0]!r}; found {header}")
-    i_text, i_label = header.index(text_column), header.index(label_column)
-    if not records:
-        raise ValueError(f"{path} has a header but no data rows")
-    texts = [fields[i_text] for _, fields in records]
-    if separator is not None:
-        return texts, [_label_list(path, line, f[i_label], separator) for line, f in records]
-    unlabelled = [line for line, fields in records if not fields[i_label]]
-    if unlabelled:
-        raise ValueError(f"{path}: line {unlabelled[0]} has no {label_column!r} value")
-    return texts, [fields[i_label] for _, fields in records]
-
-
-def _label_list(path: Path, line: int, cell: str, separator: str) -> tuple[str, ...]:
-    """The labels of one cell of a label-list column, each once, in their order."""
-    if separator.isspace():
-        return tuple(dict.fromkeys(cell.split()))
-    if not cell.strip():
-        return ()
-    names = [name.strip() for name in cell.split(separator)]
-    if not all(names):
-        raise ValueError(
-            f"{path}: line {line} has an empty label name in {cell!r} (labels separated by "
-            f"{separator!r}); remove the extra separator"
-        )
-    return tuple(dict.fromkeys(names))
-
-
-def _check_writable(path: Path, overwrite: bool, inputs: Sequence[Path | None] = ()) -> None:
-    """Fail before any long work if ``path`` would be refused at the end: an existing file
-    without ``overwrite``, a folder, one of the command's ``inputs``, or a folder that is
-    missing or where no file can be created (tried with a temporary file, removed at once)."""
-    import os
-    import tempfile
-
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {path}: it is a folder; name a file in it")
-    if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{path} already exists; pass --overwrite to replace it")
-        for source in filter(None, inputs):
-            if source.exists() and os.path.samefile(source, path):
-                raise ValueError(f"cannot write {path}: it is the input file; name another one")
-    folder = path.parent
-    if not folder.is_dir():
-        problem = "is not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(f"cannot write {path}: folder {folder} {problem}")
-    try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
-    except OSError as exc:
-        raise PermissionError(
-            f"cannot write {path}: no file can be created in folder {folder} ({exc.strerror})"
-        ) from exc
-    os.close(handle)
-    os.unlink(probe)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dan-dice", description="GloVe DAN text classifiers with Dice-family losses."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    experiments = commands.add_parser(
+    commands.add_parser(  # listed here; main hands its options to run_experiments
         "experiments",
         help="reproduce the study (same as run_experiments.py; --help for its options)",
         add_help=False,
     )
-    experiments.add_argument("rest", nargs=argparse.REMAINDER)
-    experiments.set_defaults(handler=_experiments)
 
     train = commands.add_parser(
         "train",
@@ -382,20 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file")
     train.add_argument("--loss", help="loss name (default: the estimator's, ce)")
     train.add_argument(
-        "--pooling", choices=POOLINGS, help="how word vectors are pooled (default: attention+max)"
+        "--pooling",
+        choices=options("pooling"),
+        help="how word vectors are pooled (default: attention+max)",
     )
     train.add_argument(
         "--class-weight",
-        choices=("balanced",),
+        choices=options("class_weight"),
         help="weigh the classes of the ce / bce loss inversely to their frequency",
     )
     train.add_argument("--epochs", type=int, help="most epochs (default: the estimator's)")
     train.add_argument("--lr", type=float, help="learning rate (default: the estimator's)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    train.add_argument("--device", default="auto", choices=options("device"))
     train.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold_type(TUNED),
         metavar="{P,tune,tune_global}",
         help="decision threshold on P(positive), or 'tune' for the best validation F1 "
         "(multi-label: each label's own; 'tune_global': one for all labels; default: tune)",
@@ -436,12 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _threshold(text: str) -> float | str:
-    """``--threshold``: as :func:`~dan_dice.arguments.threshold_arg`, or ``"tune_global"``."""
-    return text if text == "tune_global" else threshold_arg(text)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["experiments"]:  # the suites parse their own options, --help included
+        return run_guarded(lambda: run_experiments(argv[1:]))
     args = build_parser().parse_args(argv)
     return run_guarded(lambda: args.handler(args))
 

@@ -15,22 +15,21 @@ most likely holds an unquoted comma), unless those fields are empty; a field lon
 """
 
 import csv
-import io
 import os
 import shutil
 import tempfile
 import urllib.request
-import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch
 
+from .datafiles import FIELD_LIMIT as FIELD_LIMIT
+from .datafiles import DatasetError, first_few, read_data_text, read_records, read_table
 from .deprecation import moved
-from .files import decode_text
 
 DATA_ENV = "DAN_DICE_DATA"
 DATASETS: tuple[str, ...] = ("sms", "cyberbullying")
@@ -71,15 +70,6 @@ GOEMOTIONS_SUBSETS = ("train", "dev", "test")
 # (line number, label, text) of one example, as read from a file.
 Row = tuple[int, str, str]
 
-FIELD_LIMIT = 131_072
-"""Most characters of one CSV field (the ``csv`` module's default, set explicitly for every
-file read): a longer field most often comes from an unbalanced quote swallowing the lines
-after it, so it is an error naming its line, in the loaders and ``dan-dice train --csv``."""
-
-
-class DatasetError(ValueError):
-    """A dataset file is unreadable or malformed; the message names the file and the problem."""
-
 
 class DatasetNotFoundError(DatasetError, FileNotFoundError):
     """A dataset file is missing; the message says where to put it and where to get it."""
@@ -115,10 +105,10 @@ def load_sms_spam(
             "or pass download=True."
         )
     if path.name == "spam.csv":
-        content = _read_text(path, warn=False)
+        content = read_data_text(path, warn=False)
         rows = _read_csv(path, content, text="v2", label="v1", spill=True)
     else:
-        rows = _read_sms(path, _read_text(path, member="SMSSpamCollection"))
+        rows = _read_sms(path, read_data_text(path, member="SMSSpamCollection"))
     _check(path, rows, ("ham", "spam"))
     target = np.array([label == "spam" for _, label, _ in rows], dtype=np.int64)
     descr = (
@@ -152,7 +142,7 @@ def load_cyberbullying(
             f"folder, or point the {DATA_ENV} environment variable or the data_home argument at "
             "the folder holding it. download=True cannot fetch it: Kaggle requires a login."
         )
-    rows = _read_csv(path, _read_text(path), text="tweet_text", label="cyberbullying_type")
+    rows = _read_csv(path, read_data_text(path), text="tweet_text", label="cyberbullying_type")
     _check(path, rows, CYBERBULLYING_TYPES)
     codes = np.array([CYBERBULLYING_TYPES.index(label) for _, label, _ in rows], dtype=np.int64)
     bullying = (codes > 0).astype(np.int64)  # not_cyberbullying is code 0
@@ -195,13 +185,15 @@ def load_stormfront(
             "environment variable or the data_home argument at the folder holding stormfront/."
         )
     rows, posts = [], []
-    for line, label, file_id in _read_csv(path, _read_text(path), text="file_id", label="label"):
+    for line, label, file_id in _read_csv(
+        path, read_data_text(path), text="file_id", label="label"
+    ):
         if label not in STORMFRONT_LABELS[:2] and not keep_unsure and label in STORMFRONT_LABELS:
             continue
         sentence = folder / "all_files" / f"{file_id}.txt"
         if not sentence.is_file():
             raise DatasetError(f"{path}: line {line} names {file_id!r}, but {sentence} is missing")
-        rows.append((line, label, _read_text(sentence).strip()))
+        rows.append((line, label, read_data_text(sentence).strip()))
         posts.append(file_id.partition("_")[0])
     _check(path, rows, STORMFRONT_LABELS)
     target = np.array([label == "hate" for _, label, _ in rows], dtype=np.int64)
@@ -311,89 +303,9 @@ def _download(url: str, path: Path) -> Path:
     return path
 
 
-def _read_text(path: Path, member: str | None = None, *, warn: bool = True) -> str:
-    """Return the decoded text of `path`, or of the file named `member` when `path` is a zip.
-
-    Decoded by :func:`dan_dice.files.decode_text`; ``warn=False`` is for files whose own
-    encoding is latin-1 unless they are UTF-8 (Kaggle's ``spam.csv``): read whole as latin-1.
-    """
-    if path.is_dir():
-        raise DatasetError(f"{path} is a directory; expected a data file")
-    if path.suffix == ".zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n for n in archive.namelist() if PurePosixPath(n).name == member]
-                if not names:
-                    raise DatasetError(f"{path} holds no {member} (found {archive.namelist()})")
-                raw = archive.read(names[0])
-        except zipfile.BadZipFile as exc:
-            raise DatasetError(f"{path} is not a valid zip archive ({exc})") from exc
-    else:
-        raw = path.read_bytes()
-    try:
-        text = decode_text(raw, path, legacy=not warn)
-    except ValueError as exc:
-        raise DatasetError(str(exc)) from exc
-    if not text.strip():
-        raise DatasetError(f"{path} is empty")
-    return text
-
-
-def _records(path: Path, text: str, **fmtparams) -> Iterator[tuple[int, list[str]]]:
-    """Yield the non-blank records of a delimited `text` with the line each starts on.
-
-    The whole text is parsed first, with fields of up to :data:`FIELD_LIMIT` characters (the
-    limit is process-wide in ``csv``, so it is set for the parse and restored after it).
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), **fmtparams)
-    records, line = [], 1
-    previous = csv.field_size_limit(FIELD_LIMIT)
-    try:
-        for record in reader:
-            if record:
-                records.append((line, record))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise DatasetError(f"{path}: malformed CSV from line {line}: {exc}") from exc
-    finally:
-        csv.field_size_limit(previous)
-    return iter(records)
-
-
-def read_table(
-    path: Path, content: str | None = None, *, spill: bool = False
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the records of a comma-separated file (``content``: its decoded text,
-    read from ``path`` when None), each record with the line it starts on and padded with
-    empty fields to the header's width.
-
-    A record with more fields than the header is an error naming its line (its text most
-    likely holds an unquoted comma, and the fields after it would be lost), unless those
-    fields are empty (a trailing comma) or ``spill`` (the caller joins them back).
-    """
-    records = _records(path, _read_text(path) if content is None else content)
-    first = next(records, None)
-    if first is None:
-        raise DatasetError(f"{path} is empty")
-    header = first[1]
-    width = len(header)
-    rows, long = [], []
-    for line, record in records:
-        if len(record) > width and not spill and any(record[width:]):
-            long.append(line)
-        rows.append((line, record + [""] * (width - len(record))))
-    if long:
-        raise DatasetError(
-            f"{path}: {len(long)} row(s) with more fields than the header's {width}, on "
-            f"line(s) {_some(long)}; a text that holds a comma must be quoted "
-            '("like, this")'
-        )
-    return header, rows
-
-
 def _read_sms(path: Path, text: str) -> list[Row]:
     """Parse ``label<TAB>text`` lines; quotes are message text, not CSV quoting."""
-    records = list(_records(path, text, delimiter="\t", quoting=csv.QUOTE_NONE))
+    records = list(read_records(path, text, delimiter="\t", quoting=csv.QUOTE_NONE))
     bad = [(line, record[0]) for line, record in records if len(record) < 2]
     if bad:
         line, content = bad[0]
@@ -428,20 +340,20 @@ def _read_csv(path: Path, content: str, *, text: str, label: str, spill: bool = 
 
 def _read_label_names(path: Path) -> list[str]:
     """The label names of a one-name-a-line file, in order (trailing blank lines ignored)."""
-    names = [line.strip() for line in _read_text(path).rstrip().splitlines()]
+    names = [line.strip() for line in read_data_text(path).rstrip().splitlines()]
     blank = [i for i, name in enumerate(names, 1) if not name]
     if blank:
-        raise DatasetError(f"{path}: blank line(s) {_some(blank)} among the label names")
+        raise DatasetError(f"{path}: blank line(s) {first_few(blank)} among the label names")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise DatasetError(f"{path}: label name(s) {_some(repeated)} appear more than once")
+        raise DatasetError(f"{path}: label name(s) {first_few(repeated)} appear more than once")
     return names
 
 
 def _read_goemotions(path: Path, n_labels: int) -> tuple[list[str], np.ndarray, list[str]]:
     """Parse one GoEmotions TSV into texts, an ``(n, n_labels)`` int8 indicator and comment ids;
     a malformed row is an error naming its line. Quotes are comment text, not quoting."""
-    records = list(_records(path, _read_text(path), delimiter="\t", quoting=csv.QUOTE_NONE))
+    records = list(read_records(path, read_data_text(path), delimiter="\t", quoting=csv.QUOTE_NONE))
     bad = [
         f"line {line}: {why}"
         for line, row in records
@@ -449,7 +361,7 @@ def _read_goemotions(path: Path, n_labels: int) -> tuple[list[str], np.ndarray, 
     ]
     if bad:
         raise DatasetError(
-            f"{path}: {len(bad)} malformed row(s) ({_some(bad)}); each line must be "
+            f"{path}: {len(bad)} malformed row(s) ({first_few(bad)}); each line must be "
             f"'text<TAB>label ids, comma-separated<TAB>comment id', label ids 0 to {n_labels - 1}"
         )
     target = np.zeros((len(records), n_labels), dtype=np.int8)
@@ -478,19 +390,16 @@ def _check(path: Path, rows: list[Row], labels: Sequence[str]) -> None:
     """Reject rows without text or with a label outside `labels` rather than drop them."""
     empty = [line for line, _, message in rows if not message.strip()]
     if empty:
-        raise DatasetError(f"{path}: {len(empty)} row(s) with no text, on line(s) {_some(empty)}")
+        raise DatasetError(
+            f"{path}: {len(empty)} row(s) with no text, on line(s) {first_few(empty)}"
+        )
     unknown = [(line, label) for line, label, _ in rows if label not in labels]
     if unknown:
         raise DatasetError(
             f"{path}: {len(unknown)} row(s) with a missing or unknown label "
-            f"({_some([f'line {line}: {label!r}' for line, label in unknown])}); "
+            f"({first_few([f'line {line}: {label!r}' for line, label in unknown])}); "
             f"expected one of {list(labels)}"
         )
-
-
-def _some(items: list) -> str:
-    """Format the first few `items` of a possibly long list for an error message."""
-    return ", ".join(map(str, items[:5])) + (", ..." if len(items) > 5 else "")
 
 
 def _result(

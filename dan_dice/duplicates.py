@@ -6,7 +6,8 @@ A *duplicate* is a text whose key, at some level of normalisation, was already s
 fastText see). A *group* is a key held by two or more texts; a group *conflicts* when its texts
 do not all carry the same label. Duplicates split across training and test inflate test scores
 (a model recalls the copy it trained on), or deflate them where the copies disagree;
-:func:`grouped_train_val_test_split` keeps every group on one side.
+:func:`load_grouped_split` keeps every group on one side
+(:func:`dan_dice.splits.grouped_train_val_test_split`).
 
 ``python -m dan_dice.duplicates [--data-dir D] [--report reports/duplicates.md]`` writes the
 duplicate report of both datasets.
@@ -23,13 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import _safe_indexing
 
+from . import splits
 from .datasets import load_dataset
-from .experiments import Config, Split, load_split
+from .deprecation import moved
 from .files import atomic_write_text
+from .machine import environment
 from .reporting import to_markdown
-from .splits import check_split_sizes
+from .splits import Split
+from .study_data import load_split
 from .text import tokenize
 
 
@@ -118,56 +121,16 @@ def leakage(
     return {"leaked": len(leaked), "same_label": same, "other_label": len(leaked) - same}
 
 
-def grouped_train_val_test_split(
-    X: Sequence,
-    y: Sequence,
-    groups: Sequence,
-    *,
-    val_size: float = 0.2,
-    test_size: float = 0.2,
-    random_state: int | None = 0,
-) -> tuple:
-    """Split into train, validation and test parts with every group whole in one part.
-
-    Like :func:`dan_dice.splits.train_val_test_split`, and stratified as far as the groups
-    allow: groups are dealt largest first (equal sizes in seeded random order), each to the part
-    that lacks its labels most, i.e. whose class counts fall furthest below their targets,
-    weighted by the group's class counts. Each part comes back in seeded random order (the data
-    may be sorted by class, and fastText trains on lines in the order given).
-
-    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
-    """
-    check_split_sizes(val_size, test_size)
-    y = np.asarray(y)
-    if not len(y) == len(X) == len(groups):
-        raise ValueError(f"X, y and groups differ in length: {len(X)}, {len(y)}, {len(groups)}")
-    _, codes = np.unique(y, return_inverse=True)
-    _, group_of = np.unique(np.asarray(groups), return_inverse=True)
-    counts = np.zeros((group_of.max() + 1, codes.max() + 1))
-    np.add.at(counts, (group_of, codes), 1)
-
-    rng = np.random.default_rng(random_state)
-    order = rng.permutation(len(counts))
-    order = order[np.argsort(-counts[order].sum(1), kind="stable")]
-    fractions = np.array([1 - val_size - test_size, val_size, test_size])
-    deficit = fractions[:, None] * counts.sum(0)  # per part and class: texts still wanted
-    part_of = np.empty(len(counts), dtype=np.int64)
-    for group in order:
-        part = int(np.argmax(deficit @ counts[group]))
-        part_of[group] = part
-        deficit[part] -= counts[group]
-    parts = [rng.permutation(np.flatnonzero(part_of[group_of] == p)) for p in range(3)]
-    return (*(_safe_indexing(X, index) for index in parts), *(y[index] for index in parts))
-
-
 def load_grouped_split(
     name: str, data_home: str | None = None, split_seed: int = 0, level: str = "normalized"
 ) -> Split:
     """The 60/20/20 split of a dataset with each group of ``level`` duplicates on one side:
-    the counterpart of :func:`dan_dice.experiments.load_split` for ``--dedup`` runs."""
+    the counterpart of :func:`dan_dice.study_data.load_split` for ``--dedup`` runs."""
     bunch = load_dataset(name, data_home)
     groups = duplicate_groups(bunch.data, level)
-    parts = grouped_train_val_test_split(bunch.data, bunch.target, groups, random_state=split_seed)
+    parts = splits.grouped_train_val_test_split(
+        bunch.data, bunch.target, groups, random_state=split_seed
+    )
     return Split(*parts, list(bunch.target_names))
 
 
@@ -185,7 +148,7 @@ def render_report(data_home: str | None = None) -> str:
             duplicate_report(bunch.data, bunch.target).assign(dataset=dataset, labels=labels)
         )
         if labels == "binary":
-            default = load_split(dataset, data_home, Config())
+            default = load_split(dataset, data_home)
             grouped = load_grouped_split(dataset, data_home)
             for split_name, split in (("default", default), ("grouped", grouped)):
                 leaks += [_leak_row(dataset, split_name, split, level) for level in LEVELS]
@@ -294,8 +257,6 @@ def _leak_notes(table: pd.DataFrame) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Write ``reports/duplicates.md`` for both datasets."""
-    from .peers import environment
-
     parser = argparse.ArgumentParser(prog="python -m dan_dice.duplicates", description=__doc__)
     parser.add_argument("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA)")
     parser.add_argument("--report", default="reports/duplicates.md")
@@ -316,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text, end="")
     return 0
 
+
+__getattr__ = moved(
+    __name__,
+    "0.2.0",
+    grouped_train_val_test_split="dan_dice.splits.grouped_train_val_test_split",
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -165,12 +165,14 @@ class EdgeClassifier:
         artifacts a list with each text's label set, a tuple of the labels whose probability
         reaches their threshold, in the order of ``classes_`` (as the estimator answers for
         label lists, and ``MultiLabelBinarizer.inverse_transform`` does)."""
-        return self._labels(self.predict_proba(texts))
+        return self.labels_from_proba(self.predict_proba(texts))
 
     def _run(self, ids: np.ndarray) -> np.ndarray:
         return self._session.run(None, {"ids": ids})[0]
 
-    def _labels(self, proba: np.ndarray) -> np.ndarray | list[tuple]:
+    def labels_from_proba(self, proba: np.ndarray) -> np.ndarray | list[tuple]:
+        """The labels :meth:`predict` gives for the probabilities ``proba`` (of
+        :meth:`predict_proba`), without computing them again."""
         if self.task == "multilabel":
             chosen = proba >= self.threshold_
             return [tuple(self.classes_[np.flatnonzero(row)].tolist()) for row in chosen]

@@ -38,14 +38,21 @@ def load_word_vectors(source: str | os.PathLike = DEFAULT) -> WordVectors:
 
     Files are read with gensim: GloVe text (no header line), word2vec text (``count dim``
     header), word2vec binary (``.bin``) or a saved ``KeyedVectors`` (``.kv``). Results are
-    cached per source, so repeated fits do not reload 400k vectors.
+    cached per source, so repeated fits do not reload 400k vectors; a file is read again once
+    its size or modification time changes. The arrays are read-only: every caller shares them.
     """
-    key = str(source) if str(source) == DEFAULT else str(Path(source).expanduser().resolve())
-    return _load_cached(key)
+    if str(source) == DEFAULT:
+        return _load_cached(DEFAULT, None)
+    path = Path(source).expanduser().resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"word vectors file not found: {path}")
+    stat = path.stat()
+    return _load_cached(str(path), (stat.st_mtime_ns, stat.st_size))
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(source: str) -> WordVectors:
+def _load_cached(source: str, version: tuple[int, int] | None) -> WordVectors:
+    """The vectors of ``source``, cached by its ``version`` (modification time and size)."""
     if source == DEFAULT:
         return _load_default()
     return _load_file(Path(source))
@@ -64,8 +71,6 @@ def _load_default() -> WordVectors:
 def _load_file(path: Path) -> WordVectors:
     from gensim.models import KeyedVectors
 
-    if not path.is_file():
-        raise FileNotFoundError(f"word vectors file not found: {path}")
     try:
         if path.suffix == ".kv":
             kv = KeyedVectors.load(str(path), mmap="r")
@@ -91,6 +96,7 @@ def _has_header(path: Path) -> bool:
 def _make(words: list[str], vectors: np.ndarray, source: str) -> WordVectors:
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0).astype(np.float32)
     index = {word: i for i, word in enumerate(words)}
+    vectors.flags.writeable = mean.flags.writeable = False
     return WordVectors(index=index, vectors=vectors, mean=mean, source=source)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,13 +23,12 @@ from .losses import get_loss
 from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
+from .params import Threshold, check_params
 from .persistence import read_model, save_model
-from .pooling import POOLINGS
 from .splits import multilabel_holdout
 from .targets import MULTILABEL, check_targets, decode_targets, encode_targets
 from .text import build_vocabulary, check_texts, encode_corpus
 from .training import (
-    TUNED,
     CollapseWarning,
     PackedTexts,
     predict_logits,
@@ -214,6 +212,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         ``y`` holds one label per text, or for multi-label tasks a 0/1 indicator matrix or a
         list of label lists (:mod:`dan_dice.targets`)."""
         self._check_params()
+        threshold = Threshold.parse(self.threshold)
         X = check_texts(X)
         self.y_type_, self.classes_, y = check_targets(y, len(X))
         multilabel = self.y_type_ in MULTILABEL
@@ -243,15 +242,8 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         rng_devices = [device] if device.type == "cuda" else []
         with torch_threads(self.num_threads), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(rng.randint(2**31))
-            model = DAN(
-                matrix,
-                hidden_sizes=tuple(self.hidden_sizes),
-                n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
-                dropout=self.dropout,
-                word_dropout=self.word_dropout,
-                freeze_embeddings=self.freeze_embeddings,
-                pooling=self.pooling,
-            )
+            n_outputs = 1 if n_classes == 2 and not multilabel else n_classes
+            model = self._build_module(matrix, n_outputs)
             if multilabel:
                 model.start_at_rates(y.mean(0))
             model = model.to(device)
@@ -268,7 +260,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 patience=self.patience,
                 patience_steps=self.patience_steps,
                 weight_decay=self.weight_decay,
-                threshold=self.threshold,
+                threshold=threshold,
                 verbose=self.verbose,
             )
         self.module_ = model.cpu()
@@ -276,7 +268,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.best_epoch_ = result.best_epoch
         self.best_validation_score_ = result.best_score
         self.collapsed_ = result.collapsed
-        self.threshold_ = self._fit_threshold(val_data)
+        self.threshold_ = self._fit_threshold(val_data, threshold)
         if self.collapsed_:
             message = _collapse_message(result.history[self.best_epoch_ - 1])
             warnings.warn(message, CollapseWarning, stacklevel=2)
@@ -336,15 +328,8 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         stored = read_model(path)
         try:
             clf = cls(**stored.params)
-            clf.module_ = DAN(
-                stored.weights["embedding.weight"].numpy(),
-                hidden_sizes=tuple(clf.hidden_sizes),
-                n_outputs=stored.n_outputs,
-                dropout=clf.dropout,
-                word_dropout=clf.word_dropout,
-                freeze_embeddings=clf.freeze_embeddings,
-                pooling=clf.pooling,
-            )
+            matrix = stored.weights["embedding.weight"].numpy()
+            clf.module_ = clf._build_module(matrix, stored.n_outputs)
             clf.module_.load_state_dict(stored.weights)
             clf._check_params()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # torch's: several lines
@@ -420,75 +405,45 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             )
         return X_val, y_val
 
-    def _fit_threshold(self, val_data: PackedTexts) -> float | np.ndarray:
+    def _fit_threshold(self, val_data: PackedTexts, threshold: Threshold) -> float | np.ndarray:
         multilabel = self.y_type_ in MULTILABEL
         if len(self.classes_) != 2 and not multilabel:
             return 0.5
-        tuned = isinstance(self.threshold, str) and self.threshold in TUNED
-        if not tuned:
-            fixed = float(self.threshold)
-            return np.full(len(self.classes_), fixed) if multilabel else fixed
+        if not threshold.tuned:
+            return np.full(len(self.classes_), threshold.value) if multilabel else threshold.value
         val_data = val_data.to(torch.device("cpu"))
         proba = torch.sigmoid(predict_logits(self.module_, val_data)).numpy()
         y = val_data.y.numpy()
         if not multilabel:
             return best_threshold(y, proba)[0]
-        return tuned_thresholds(y, proba, self.threshold)
+        return tuned_thresholds(y, proba, threshold)
 
     def _class_weight(self) -> str | np.ndarray | None:
         """``class_weight`` as the losses take it: None, "balanced" or one weight per class."""
-        weight = self.class_weight
-        if weight is None or (isinstance(weight, str) and weight == "balanced"):
-            return weight
+        weight = self.class_weight  # its form is checked with the other parameters
         if not isinstance(weight, Mapping):
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {weight!r}")
+            return weight
         unknown = [label for label in weight if label not in self.classes_]
         if unknown:
             raise ValueError(f"class_weight has labels not in y: {unknown}")
-        values = [weight.get(label, 1.0) for label in self.classes_.tolist()]
-        if not all(isinstance(v, numbers.Real) and 0 <= v < math.inf for v in values):
-            raise ValueError(f"class_weight values must be finite numbers >= 0, got {weight!r}")
-        return np.asarray(values, dtype=float)
+        return np.asarray([weight.get(label, 1.0) for label in self.classes_.tolist()], float)
 
     def _check_params(self) -> None:
-        positive_ints = ("batch_size", "max_epochs", "patience", "min_count")
-        if not isinstance(self.patience_steps, numbers.Integral) or self.patience_steps < 0:
-            raise ValueError(f"patience_steps must be an integer >= 0, got {self.patience_steps!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {self.pooling!r}")
-        if self.num_threads is not None:
-            positive_ints += ("num_threads",)
-        verbose = self.verbose
-        if not isinstance(verbose, numbers.Integral) or verbose < 0:
-            raise ValueError(f"verbose must be an integer >= 0 (or a bool), got {verbose!r}")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, low, high in (
-            ("dropout", 0.0, 1.0),
-            ("word_dropout", 0.0, 1.0),
-            ("validation_fraction", 0.0, 1.0),
-        ):
-            value = getattr(self, name)
-            low_ok = value >= low if name != "validation_fraction" else value > low
-            if not isinstance(value, numbers.Real) or not (low_ok and value < high):
-                raise ValueError(f"{name} must be in [{low}, {high}), got {value!r}")
-        if not isinstance(self.lr, numbers.Real) or not 0 < self.lr < math.inf:
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        if not isinstance(self.weight_decay, numbers.Real) or not 0 <= self.weight_decay < math.inf:
-            raise ValueError(
-                f"weight_decay must be a finite number >= 0, got {self.weight_decay!r}"
-            )
-        sizes = np.asarray(self.hidden_sizes)
-        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or (sizes <= 0).any():
-            raise ValueError(
-                f"hidden_sizes must be a sequence of positive integers, got {self.hidden_sizes!r}"
-            )
-        t = self.threshold
-        tuned = isinstance(t, str) and t in TUNED
-        if not tuned and not (isinstance(t, numbers.Real) and 0 < t < 1):
-            raise ValueError(f"threshold must be in (0, 1), 'tune' or 'tune_global', got {t!r}")
+        """Refuse a parameter value that :data:`~dan_dice.params.PARAMETER_CONSTRAINTS` does not
+        accept."""
+        check_params(self.get_params())
+
+    def _build_module(self, matrix: np.ndarray, n_outputs: int) -> DAN:
+        """The network these parameters describe, on the word vectors ``matrix``."""
+        return DAN(
+            matrix,
+            hidden_sizes=tuple(self.hidden_sizes),
+            n_outputs=n_outputs,
+            dropout=self.dropout,
+            word_dropout=self.word_dropout,
+            freeze_embeddings=self.freeze_embeddings,
+            pooling=self.pooling,
+        )
 
 
 def _collapse_message(epoch: dict[str, float]) -> str:

@@ -5,13 +5,11 @@ The default grid is the study's (both datasets x Dice, weighted BCE, MSE). Optio
 Dice family (``--family``), the 6-class cyberbullying task (``--multiclass``) and the SMS
 imbalance sweep (``--sweep``: positives subsampled to rarer rates, same test set).
 
-Each (dataset, loss, seed) run is one task (:mod:`dan_dice.dispatch`: this process, local
-processes through joblib, or a Dask cluster with ``--scheduler``). The driver appends each
-finished run to the output folder's journal (``runs.jsonl``, :mod:`dan_dice.journal`) as it
-arrives, so an interrupted run resumes where it stopped and repeats nothing, and it holds the
-folder's lock, so two runs never write one folder. A journal resumes only runs of the same
-settings and code. The tables, figures and report are rendered from every run in the journal,
-atomically.
+Runs are journaled, resumed and dispatched by :mod:`dan_dice.runner`, in the output folder's
+``runs.jsonl``; the data comes from :mod:`dan_dice.study_data`. The tables, figures and report
+(:mod:`dan_dice.reporting`) are rendered from every run in the journal, atomically. The
+GoEmotions suite (``--multilabel``) is :mod:`dan_dice.multilabel_experiments`; the entry point
+(:func:`dan_dice.cli.run_experiments`) routes to it.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -30,18 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, journal
+from . import journal, study_data
 from .arguments import threshold_arg
 from .datasets import DATASETS, load_dataset
 from .deprecation import moved
-from .dispatch import dispatch
 from .files import atomic_write_text, check_writable_folder
-from .journal import JOURNAL, SKIPPED, journal_each, lock_folder
+from .journal import JOURNAL, SKIPPED, lock_folder
+from .machine import software
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
-from .splits import train_val_test_split
+from .params import options
+from .runner import command_line, run_journaled
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
+    from .splits import Split
 
 INVOCATIONS = "invocations.json"
 STUDY_LOSSES = ("dice", "wbce", "mse")
@@ -109,54 +108,9 @@ class Config:
         settings = {k: v for k, v in asdict(self).items() if k in keep}
         return {**settings, **journal.software_fingerprint()}
 
-
-QUICK_SIZES = {"train": 600, "val": 200, "test": 300}
-"""Texts per split in ``--quick`` mode: enough for a smoke test of the whole pipeline."""
-
-
-@dataclass
-class Split:
-    X_train: list[str]
-    X_val: list[str]
-    X_test: list[str]
-    y_train: np.ndarray
-    y_val: np.ndarray
-    y_test: np.ndarray
-    target_names: list[str]
-
-
-def load_split(name: str, data_home: str | None, config: Config) -> Split:
-    """The fixed 60/20/20 split of a dataset (the same for every seed and loss).
-
-    ``"NAME@RATE"`` (e.g. ``"sms@0.05"``) keeps every negative of the training and validation
-    parts and a seeded subsample of the positives so that they make up ``RATE`` of each;
-    the test part is left as it is, so every rate is scored on the same test set.
-    """
-    dataset, _, rate = name.partition("@")
-    bunch = load_dataset(dataset, data_home)
-    parts = train_val_test_split(
-        bunch.data, bunch.target, random_state=config.split_seed, groups=bunch.get("groups")
-    )
-    X_train, X_val, X_test, y_train, y_val, y_test = parts
-    if config.quick:
-        X_train, y_train = X_train[: QUICK_SIZES["train"]], y_train[: QUICK_SIZES["train"]]
-        X_val, y_val = X_val[: QUICK_SIZES["val"]], y_val[: QUICK_SIZES["val"]]
-        X_test, y_test = X_test[: QUICK_SIZES["test"]], y_test[: QUICK_SIZES["test"]]
-    if rate:
-        rng = np.random.default_rng(config.split_seed)
-        X_train, y_train = _subsample_positives(X_train, y_train, float(rate), rng)
-        X_val, y_val = _subsample_positives(X_val, y_val, float(rate), rng)
-    return Split(X_train, X_val, X_test, y_train, y_val, y_test, list(bunch.target_names))
-
-
-def _subsample_positives(X: list[str], y: np.ndarray, rate: float, rng) -> tuple[list, np.ndarray]:
-    """Keep all negatives and enough positives (at least 2) to make ``rate`` of the texts."""
-    if not 0 < rate < 1:
-        raise ValueError(f"a positive rate must be in (0, 1), got {rate}")
-    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
-    wanted = max(2, round(rate / (1 - rate) * len(negatives)))
-    kept = np.sort(np.r_[negatives, rng.choice(positives, min(wanted, len(positives)), False)])
-    return [X[i] for i in kept], y[kept]
+    def load_split(self, name: str, data_home: str | None) -> Split:
+        """The split of dataset ``name`` this grid trains on (:func:`study_data.load_split`)."""
+        return study_data.load_split(name, data_home, split_seed=self.split_seed, quick=self.quick)
 
 
 def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
@@ -220,43 +174,46 @@ def run(
     processes, or the Dask cluster whose scheduler is at ``scheduler``), journaling each in
     ``out`` as it arrives; returns every run of the journal, old and new.
 
-    Holds ``out``'s lock throughout (:func:`dan_dice.journal.lock_folder`): a second run on the
-    same folder fails at once, naming this one."""
-    with lock_folder(out, command):
-        path = out / JOURNAL
-        records = read_journal(path, config, repair=True)
-        done = {(r["dataset"], r["loss"], r["seed"]) for r in records}
+    Holds ``out``'s lock throughout (:func:`dan_dice.runner.run_journaled`): a second run on
+    the same folder fails at once, naming this one."""
+
+    def plan(done: set) -> list[tuple]:
         tasks = []
         for dataset in dict.fromkeys(dataset for dataset, _ in config.cells):
             losses = [loss for d, loss in config.cells if d == dataset]
             todo = [(dataset, loss, seed) for loss in losses for seed in config.seeds]
             todo = [key for key in todo if key not in done]
             if todo:
-                split = load_split(dataset, data_home, config)
+                split = config.load_split(dataset, data_home)
                 tasks += [(key, (split, key[1], key[2], config)) for key in todo]
-        finished = (
-            ({"dataset": dataset}, record, worker)
-            for (dataset, _, _), record, worker in dispatch(
-                run_one, tasks, jobs=jobs, scheduler=scheduler
-            )
-        )
-        for record in journal_each(path, finished, config.fingerprint(), command):
-            records.append(record)
-            if verbose:
-                print(
-                    f"{record['dataset']:>14} {record['loss']:>16} seed {record['seed']}: "
-                    f"lr {record['lr']:g} acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
-                    f"({record['tuning_seconds']:.0f} s)",
-                    flush=True,
-                )
-    return records
+        return tasks
+
+    return run_journaled(
+        out,
+        JOURNAL,
+        config.fingerprint(),
+        plan,
+        run_one,
+        jobs=jobs,
+        scheduler=scheduler,
+        command=command,
+        describe=_describe if verbose else None,
+    )
+
+
+def _describe(record: dict) -> str:
+    return (
+        f"{record['dataset']:>14} {record['loss']:>16} seed {record['seed']}: "
+        f"lr {record['lr']:g} acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
+        f"({record['tuning_seconds']:.0f} s)"
+    )
 
 
 def majority_baselines(datasets: Sequence[str], data_home: str | None, config: Config) -> dict:
     """Test scores of always predicting the training majority class, per dataset."""
     baselines = {}
     for name in datasets:
-        split = load_split(name, data_home, config)
+        split = config.load_split(name, data_home)
         majority = np.bincount(split.y_train).argmax()
         predicted = np.full(len(split.y_test), majority)
         baselines[name] = scores(split.y_test, predicted, len(split.target_names))
@@ -286,7 +243,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
     add("--lrs", type=float, nargs="+", default=DEFAULT_LRS, metavar="LR", help="lr grid")
-    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add("--device", default="auto", choices=options("device"))
     add(
         "--threshold",
         default="tune",
@@ -332,16 +289,18 @@ def plan_cells(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``run_experiments.py`` and ``dan-dice experiments``."""
+    """The study grid of ``run_experiments.py`` and ``dan-dice experiments`` (their entry
+    point, :func:`dan_dice.cli.run_experiments`, routes ``--multilabel`` to the GoEmotions
+    suite)."""
+    from .estimator import DANClassifier
     from .losses import get_loss
     from .reporting import write_reports
     from .training import resolve_device
 
-    if "--multilabel" in (sys.argv[1:] if argv is None else argv):
-        from .multilabel_experiments import main as multilabel_main  # its own suite and options
-
-        return multilabel_main(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    if args.multilabel:
+        raise ValueError("--multilabel is the GoEmotions suite: run it as run_experiments.py does")
     if min(args.seeds, args.epochs, args.jobs) < 1:
         raise ValueError("--seeds, --epochs and --jobs must be at least 1")
     if any(lr <= 0 for lr in args.lrs):
@@ -365,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out = Path(args.out)
     check_writable_folder(out)
-    command = " ".join(["python run_experiments.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line(argv)
     with lock_folder(out, command):
         if args.fresh:
             for name in (JOURNAL, SKIPPED, INVOCATIONS):
@@ -391,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             out,
             baselines=majority_baselines(datasets, args.data_dir, config),
             invocations=invocations,
-            environment=_environment(),
+            environment=software(),
+            network={**DANClassifier().get_params(), **STUDY_PARAMS},
         )
     print(f"wrote {out}/ in {wall:.0f} s")
     return 0
@@ -411,19 +371,22 @@ def _record_invocation(out: Path, new_journal: bool, **invocation) -> list[dict]
     return invocations
 
 
-def _environment() -> dict[str, str]:
-    import sklearn
-    import torch
-
-    return {
-        "dan_dice": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
-        "platform": platform.platform(),
-        "CPUs": str(os.cpu_count()),
-    }
+def load_split(name: str, data_home: str | None, config: Config) -> Split:
+    """Deprecated: ``config.load_split(name, data_home)``, or
+    :func:`dan_dice.study_data.load_split`."""
+    warnings.warn(
+        "dan_dice.experiments.load_split moved to dan_dice.study_data.load_split (or "
+        "Config.load_split); the old path goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return config.load_split(name, data_home)
 
 
-__getattr__ = moved(__name__, "0.2.0", append_journal="dan_dice.journal.append_journal")
+__getattr__ = moved(
+    __name__,
+    "0.2.0",
+    append_journal="dan_dice.journal.append_journal",
+    QUICK_SIZES="dan_dice.study_data.QUICK_SIZES",
+    Split="dan_dice.splits.Split",
+)

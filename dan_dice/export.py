@@ -46,11 +46,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__
 from .edge import (
     FORMAT,
     FORMAT_VERSION,
     MULTILABEL_FORMAT_VERSION,
+    QUANTIZATIONS,
     SEAL,
     seal,
     single_label_task,
@@ -59,13 +59,13 @@ from .edge import (
 from .files import json_text, write_atomic
 from .pooling import POOLINGS
 from .targets import MULTILABEL
+from .version import __version__
 
 if TYPE_CHECKING:
     from onnx import ModelProto
 
     from .estimator import DANClassifier
 
-QUANTIZATIONS = (None, "int8", "fp16")
 OPSET = 17
 IR_VERSION = 8  # that of opset 17: loads in onnxruntime 1.13 and later
 

@@ -20,7 +20,7 @@ import os
 import secrets
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 
@@ -238,7 +238,38 @@ def check_writable_folder(folder: Path) -> None:
     written there: checked before any training, so no run is lost to it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        probe_folder(folder)
     except OSError as exc:
         raise ValueError(f"cannot write to the output folder {folder}: {exc.strerror}") from exc
+
+
+def check_writable_file(path: Path, overwrite: bool, inputs: Sequence[Path | None] = ()) -> None:
+    """Fail before any long work if ``path`` would be refused at the end: an existing file
+    without ``overwrite``, a folder, one of the command's ``inputs``, or a folder that is
+    missing or where no file can be created (:func:`probe_folder`)."""
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a folder; name a file in it")
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} already exists; pass --overwrite to replace it")
+        for source in filter(None, inputs):
+            if source.exists() and os.path.samefile(source, path):
+                raise ValueError(f"cannot write {path}: it is the input file; name another one")
+    folder = path.parent
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot write {path}: folder {folder} {problem}")
+    try:
+        probe_folder(folder)
+    except OSError as exc:
+        raise PermissionError(
+            f"cannot write {path}: no file can be created in folder {folder} ({exc.strerror})"
+        ) from exc
+
+
+def probe_folder(folder: Path) -> None:
+    """Create a temporary file in ``folder`` and remove it at once; the ``OSError`` if no file
+    can be created there."""
+    handle, probe = tempfile.mkstemp(dir=folder, prefix=".probe.")
+    os.close(handle)
+    os.unlink(probe)

@@ -29,8 +29,9 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from . import __version__
 from .files import atomic_write_text
+from .machine import cpu_name
+from .version import __version__
 
 try:
     import fcntl
@@ -38,6 +39,8 @@ except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
 JOURNAL = "runs.jsonl"
+MULTILABEL_JOURNAL = "multilabel_runs.jsonl"
+"""The GoEmotions suite's journal, beside the study's in the same output folder."""
 SKIPPED = "runs.jsonl.skipped"
 """Where the study journal's skipped lines go (any journal's: its name plus ``.skipped``)."""
 LOCK = ".lock"
@@ -102,13 +105,7 @@ def software_fingerprint() -> dict[str, str]:
 @functools.cache
 def worker_description() -> str:
     """``"host (CPU model)"`` of this process, recorded with each run it trains."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").split("\n"):
-            if line.startswith("model name"):
-                cpu = line.partition(":")[2].strip()
-                break
-    return f"{socket.gethostname()} ({cpu})"
+    return f"{socket.gethostname()} ({cpu_name()})"
 
 
 def _normalized(value):

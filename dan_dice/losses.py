@@ -154,7 +154,7 @@ def _class_logits(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return logits, target
 
 
-def _check_param(
+def check_param(
     name: str, value: Any, low: float, high: float = math.inf, *, strict: bool = False
 ) -> float:
     """``value`` as a float; ValueError unless it is a finite number in [low, high] ((low, high)
@@ -194,7 +194,7 @@ class DiceLoss(Loss):
 
     def __init__(self, smooth: float = 1.0) -> None:
         super().__init__()
-        self.smooth = _check_param("smooth", smooth, 0, strict=True)
+        self.smooth = check_param("smooth", smooth, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return dice_loss(logits, target, self.smooth)
@@ -254,8 +254,8 @@ class _SelfAdjustingDSC(Loss):
 
     def __init__(self, alpha: float = 1.0, gamma: float = 1.0) -> None:
         super().__init__()
-        self.alpha = _check_param("alpha", alpha, 0)
-        self.gamma = _check_param("gamma", gamma, 0, strict=True)
+        self.alpha = check_param("alpha", alpha, 0)
+        self.gamma = check_param("gamma", gamma, 0, strict=True)
 
 
 class PublishedDSCLoss(_SelfAdjustingDSC):
@@ -285,9 +285,9 @@ class TverskyLoss(Loss):
 
     def __init__(self, a: float = 0.5, b: float = 0.5, smooth: float = 1.0) -> None:
         super().__init__()
-        self.a = _check_param("a", a, 0)
-        self.b = _check_param("b", b, 0)
-        self.smooth = _check_param("smooth", smooth, 0, strict=True)
+        self.a = check_param("a", a, 0)
+        self.b = check_param("b", b, 0)
+        self.smooth = check_param("smooth", smooth, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return tversky_loss(logits, target, self.a, self.b, self.smooth)
@@ -302,8 +302,8 @@ class FocalLoss(Loss):
 
     def __init__(self, gamma: float = 2.0, alpha: float | None = None) -> None:
         super().__init__()
-        self.gamma = _check_param("gamma", gamma, 0)
-        self.alpha = None if alpha is None else _check_param("alpha", alpha, 0, 1, strict=True)
+        self.gamma = check_param("gamma", gamma, 0)
+        self.alpha = None if alpha is None else check_param("alpha", alpha, 0, 1, strict=True)
 
     @classmethod
     def from_labels(cls, y: np.ndarray, n_classes: int, **params: Any) -> Self:
@@ -325,8 +325,8 @@ class DiceBCELoss(Loss):
 
     def __init__(self, dice_weight: float = 0.5, smooth: float = 1.0) -> None:
         super().__init__()
-        self.dice_weight = _check_param("dice_weight", dice_weight, 0, 1)
-        self.smooth = _check_param("smooth", smooth, 0, strict=True)
+        self.dice_weight = check_param("dice_weight", dice_weight, 0, 1)
+        self.smooth = check_param("smooth", smooth, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         bce = F.binary_cross_entropy_with_logits(logits, target)
@@ -343,7 +343,7 @@ class MultiClassDiceLoss(Loss):
 
     def __init__(self, smooth: float = 1.0) -> None:
         super().__init__()
-        self.smooth = _check_param("smooth", smooth, 0, strict=True)
+        self.smooth = check_param("smooth", smooth, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return multiclass_dice_loss(*_class_logits(logits, target), self.smooth)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .params import Threshold, as_threshold
+
 COLLAPSE_SHARE = 0.99
 """A model whose predictions fall in one class at least this often is flagged as collapsed."""
 
@@ -201,15 +203,20 @@ def best_global_threshold(Y_true, proba) -> tuple[float, float]:
     return threshold, float(per_label_scores(T, proba >= threshold)["f1"].mean())
 
 
-def tuned_thresholds(Y_true, proba, mode: str) -> np.ndarray:
-    """One threshold per label, tuned on (``Y_true``, ``proba``) as ``mode`` says: ``"tune"``,
-    each label's F1-best (:func:`best_thresholds`); ``"tune_global"``, the macro-F1-best one
-    shared by every label (:func:`best_global_threshold`)."""
-    if mode == "tune":
-        return best_thresholds(Y_true, proba)[0]
-    if mode == "tune_global":
+def tuned_thresholds(Y_true, proba, mode: Threshold | str) -> np.ndarray:
+    """One threshold per label, tuned on (``Y_true``, ``proba``) as the tuned threshold
+    setting ``mode`` says (:class:`~dan_dice.params.Threshold`): ``"tune"``, each label's
+    F1-best (:func:`best_thresholds`); ``"tune_global"``, the macro-F1-best one shared by every
+    label (:func:`best_global_threshold`)."""
+    try:
+        tuned = as_threshold(mode)
+    except ValueError:
+        tuned = Threshold("fixed")
+    if not tuned.tuned:
+        raise ValueError(f"mode must be 'tune' or 'tune_global', got {mode!r}")
+    if tuned.mode == "tune_global":
         return np.full(np.shape(Y_true)[1], best_global_threshold(Y_true, proba)[0])
-    raise ValueError(f"mode must be 'tune' or 'tune_global', got {mode!r}")
+    return best_thresholds(Y_true, proba)[0]
 
 
 def _probabilities(proba, Y_true) -> np.ndarray:

@@ -6,8 +6,8 @@ or its C (the peer) and its per-label thresholds on ``dev``, and is scored once 
 The DAN runs with the estimator's defaults (``threshold="tune"``: one F1-best threshold per
 label), ``--epochs`` as ``max_epochs``.
 
-Runs are journaled, resumed and dispatched as the study grid's are (:mod:`dan_dice.journal`,
-:mod:`dan_dice.dispatch`), in a journal of their own (``multilabel_runs.jsonl``) in the same
+Runs are journaled, resumed and dispatched as the study grid's are (:mod:`dan_dice.runner`),
+in a journal of their own (``multilabel_runs.jsonl``) in the same
 output folder, under the folder's lock; the report files (:mod:`dan_dice.reporting.multilabel`)
 are rendered from every run of that journal, atomically. The study's files are never touched.
 """
@@ -28,23 +28,26 @@ import numpy as np
 
 from . import journal
 from .datasets import load_goemotions
-from .dispatch import dispatch
-from .experiments import Split
 from .files import check_writable_folder
-from .journal import journal_each, lock_folder
+from .journal import MULTILABEL_JOURNAL, lock_folder
 from .metrics import multilabel_scores, per_label_scores
+from .params import options
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
+from .reporting.multilabel import SuiteNames
+from .runner import command_line, run_journaled
+from .splits import Split
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
 
-MULTILABEL_JOURNAL = "multilabel_runs.jsonl"
 DATASET = "goemotions"
 LOSSES = ("ce", "focal", "class_balanced", "distribution_balanced", "dice")
 """The DAN's multi-label losses, in report order ("ce" is binary cross-entropy per label)."""
 PEER = "tfidf_ovr_logreg"
 """The peer's name in the journal's ``loss`` field; it is deterministic, so it runs once."""
 PEER_NAME = "TF-IDF + OvR LogReg"
+SUITE_NAMES = SuiteNames(LOSSES, PEER, MULTILABEL_JOURNAL)
+"""What the report (:mod:`dan_dice.reporting.multilabel`) names after this suite."""
 DEFAULT_SEEDS = 3
 QUICK_SIZES = {"train": 400, "dev": 150, "test": 150}
 """Texts per part in ``--quick`` mode (plus a few so that training has every label)."""
@@ -97,7 +100,7 @@ class MultilabelConfig:
 
 
 def load_multilabel_split(data_home: str | None, quick: bool = False) -> Split:
-    """GoEmotions' own train / dev / test parts as a :class:`~dan_dice.experiments.Split`
+    """GoEmotions' own train / dev / test parts as a :class:`~dan_dice.splits.Split`
     (``y`` parts are ``(n, L)`` indicators; ``X_val`` is ``dev``). ``quick`` keeps the first
     :data:`QUICK_SIZES` texts of each part, plus the first text of each label missing there."""
     parts = {}
@@ -164,32 +167,34 @@ def run(
     scheduler: str | None = None,
 ) -> list[dict]:
     """Run every (loss, seed) of ``config`` missing from ``out``'s multi-label journal, each as
-    one task (:func:`dan_dice.dispatch.dispatch`), journaling each as it arrives; returns every
-    run of the journal, old and new. Holds ``out``'s lock throughout."""
-    with lock_folder(out, command):
-        path = out / MULTILABEL_JOURNAL
-        fingerprint = config.fingerprint()
-        records = journal.read_journal(path, fingerprint, repair=True)
-        done = {(r["loss"], r["seed"]) for r in records}
-        todo = [key for key in config.tasks() if key not in done]
+    one task (:func:`dan_dice.runner.run_journaled`), journaling each as it arrives; returns
+    every run of the journal, old and new. Holds ``out``'s lock throughout."""
+
+    def plan(done: set) -> list[tuple]:
+        todo = [(DATASET, loss, seed) for loss, seed in config.tasks()]
+        todo = [key for key in todo if key not in done]
         split = load_multilabel_split(data_home, config.quick) if todo else None
-        tasks = [(key, (split, key[0], key[1], config)) for key in todo]
-        finished = (
-            ({"dataset": DATASET, "loss": loss, "seed": seed}, record, worker)
-            for (loss, seed), record, worker in dispatch(
-                run_one, tasks, jobs=jobs, scheduler=scheduler
-            )
-        )
-        for record in journal_each(path, finished, fingerprint, command):
-            records.append(record)
-            if verbose:
-                print(
-                    f"{record['method']:>28} seed {record['seed']}: "
-                    f"micro-F1 {record['micro_f1']:.4f} macro-F1 {record['macro_f1']:.4f} "
-                    f"Hamming {record['hamming']:.4f} ({record['fit_seconds']:.0f} s)",
-                    flush=True,
-                )
-    return records
+        return [(key, (split, key[1], key[2], config)) for key in todo]
+
+    return run_journaled(
+        out,
+        MULTILABEL_JOURNAL,
+        config.fingerprint(),
+        plan,
+        run_one,
+        jobs=jobs,
+        scheduler=scheduler,
+        command=command,
+        describe=_describe if verbose else None,
+    )
+
+
+def _describe(record: dict) -> str:
+    return (
+        f"{record['method']:>28} seed {record['seed']}: "
+        f"micro-F1 {record['micro_f1']:.4f} macro-F1 {record['macro_f1']:.4f} "
+        f"Hamming {record['hamming']:.4f} ({record['fit_seconds']:.0f} s)"
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -204,7 +209,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--losses", nargs="+", default=list(LOSSES), metavar="LOSS", help="DAN losses")
     add("--seeds", type=int, help=f"number of seeds, 0..N-1 (default {DEFAULT_SEEDS}; --quick 1)")
     add("--epochs", type=int, help="max_epochs of the DAN (default: the estimator's; --quick 2)")
-    add("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add("--device", default="auto", choices=options("device"))
     add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
     add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
     add("--out", default="reports", help="output folder (default reports/)")
@@ -233,8 +238,9 @@ def plan(args: argparse.Namespace) -> MultilabelConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``run_experiments.py --multilabel`` (``dan_dice.experiments.main`` hands
-    its arguments over)."""
+    """The GoEmotions suite of ``run_experiments.py --multilabel`` (its entry point,
+    :func:`dan_dice.cli.run_experiments`, hands the arguments over)."""
+    from .estimator import DANClassifier
     from .reporting.multilabel import write_multilabel_reports
     from .training import resolve_device
 
@@ -245,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolve_device(args.device)
     out = Path(args.out)
     check_writable_folder(out)
-    command = " ".join(["python run_experiments.py", *argv])
+    command = command_line(argv)
     started = time.perf_counter()
     with lock_folder(out, command):
         if args.fresh:
@@ -253,6 +259,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         records = run(
             config, out, args.data_dir, args.jobs, command=command, scheduler=args.scheduler
         )
-        write_multilabel_reports(records, out)
+        write_multilabel_reports(records, out, SUITE_NAMES, DANClassifier().get_params())
     print(f"wrote {out / 'multilabel.md'} in {time.perf_counter() - started:.0f} s")
     return 0

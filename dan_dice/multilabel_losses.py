@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dan_dice.losses import BCELoss, Loss, LossFn, _check_param, focal_loss
+from dan_dice.losses import BCELoss, Loss, LossFn, check_param, focal_loss
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -88,8 +88,8 @@ class MultiLabelFocalLoss(Loss):
 
     def __init__(self, gamma: float = 2.0, alpha: float | None = None) -> None:
         super().__init__()
-        self.gamma = _check_param("gamma", gamma, 0)
-        self.alpha = None if alpha is None else _check_param("alpha", alpha, 0, 1, strict=True)
+        self.gamma = check_param("gamma", gamma, 0)
+        self.alpha = None if alpha is None else check_param("alpha", alpha, 0, 1, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return focal_loss(logits, target, self.gamma, self.alpha)
@@ -122,10 +122,10 @@ class ClassBalancedLoss(Loss):
     ) -> None:
         super().__init__()
         counts = _check_counts(label_counts)
-        self.beta = _check_param("beta", beta, 0, 1)
+        self.beta = check_param("beta", beta, 0, 1)
         if self.beta == 1:
             raise ValueError("beta must be below 1 (β = 1 makes every effective number 0/0)")
-        self.gamma = _check_param("gamma", gamma, 0)
+        self.gamma = check_param("gamma", gamma, 0)
         self.focal = _check_flag("focal", focal)
         inverse_effective = (1 - self.beta) / (1 - self.beta**counts)
         weight = counts.size * inverse_effective / inverse_effective.sum()
@@ -192,15 +192,15 @@ class DistributionBalancedLoss(Loss):
     ) -> None:
         super().__init__()
         counts = _check_counts(label_counts)
-        n = _check_param("n_samples", n_samples, 1)
+        n = check_param("n_samples", n_samples, 1)
         if (counts > n).any():
             raise ValueError(f"label_counts exceed n_samples={n_samples}: {label_counts!r}")
-        self.map_alpha = _check_param("map_alpha", map_alpha, 0)
-        self.map_beta = _check_param("map_beta", map_beta, 0)
-        self.map_mu = _check_param("map_mu", map_mu, -math.inf)
-        self.init_bias = _check_param("init_bias", init_bias, 0)
-        self.neg_scale = _check_param("neg_scale", neg_scale, 0, strict=True)
-        self.gamma = _check_param("gamma", gamma, 0)
+        self.map_alpha = check_param("map_alpha", map_alpha, 0)
+        self.map_beta = check_param("map_beta", map_beta, 0)
+        self.map_mu = check_param("map_mu", map_mu, -math.inf)
+        self.init_bias = check_param("init_bias", init_bias, 0)
+        self.neg_scale = check_param("neg_scale", neg_scale, 0, strict=True)
+        self.gamma = check_param("gamma", gamma, 0)
         self.rebalance = _check_flag("rebalance", rebalance)
         self.ntr = _check_flag("ntr", ntr)
         self.focal = _check_flag("focal", focal)
@@ -250,7 +250,7 @@ class MultiLabelDiceLoss(Loss):
 
     def __init__(self, smooth: float = 0.01) -> None:
         super().__init__()
-        self.smooth = _check_param("smooth", smooth, 0, strict=True)
+        self.smooth = check_param("smooth", smooth, 0, strict=True)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return multilabel_dice_loss(logits, target, self.smooth)

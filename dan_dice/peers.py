@@ -1,46 +1,34 @@
-"""The DAN's peers: TF-IDF with linear models and fastText, tuned, scored and timed alike.
+"""The DAN's peers: TF-IDF with linear models and fastText, and the multi-label TF-IDF peer.
 
-Every method is tuned the same way on a :class:`~dan_dice.experiments.Split`: each candidate of
-a small grid is fit on the training part, the one with the best validation F1 (positive class)
-is kept, and only it is scored on the test part. The kept candidate is the final model, fit on
-the training part (refitting it would reproduce it). Besides its scores, each method reports
-the seconds of that fit, its prediction throughput on the test texts (raw text in, labels out)
-and the bytes of its saved model. Benchmarks run it all on one thread.
-
-The multi-label peer (:func:`tune_multilabel_peer`, TF-IDF + one-vs-rest logistic regression)
-is tuned alike, by validation macro-F1 at per-label thresholds tuned on validation.
+The models follow the scikit-learn API; the benchmarks tune, score and time them beside the DAN
+with :mod:`dan_dice.comparison`. The multi-label peer (:func:`tune_multilabel_peer`, TF-IDF +
+one-vs-rest logistic regression) is tuned as the DAN is, by validation macro-F1 at per-label
+thresholds tuned on validation.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import ParameterGrid
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import Pipeline
-from sklearn.svm import LinearSVC
 
-from . import __version__
-from .experiments import Config, Split
-from .metrics import best_threshold, best_thresholds, multilabel_scores, scores
+from .deprecation import moved
+from .metrics import best_thresholds, multilabel_scores
+from .splits import Split
 from .text import tokenize
 
 TFIDF_FEATURES = [
@@ -57,7 +45,8 @@ def tfidf_pipeline(classifier: BaseEstimator) -> Pipeline:
     return Pipeline([("tfidf", features), ("clf", classifier)])
 
 
-def _tfidf_grid(C: Sequence[float]) -> list[dict]:
+def tfidf_grid(C: Sequence[float]) -> list[dict]:
+    """The grid of :data:`TFIDF_FEATURES` with the classifier's ``C`` from ``C``."""
     return [{**features, "clf__C": list(C)} for features in TFIDF_FEATURES]
 
 
@@ -162,24 +151,6 @@ model.save_model(path)
 """Run by ``python -c`` in a fresh process: train, print the seconds taken, save the model."""
 
 
-@dataclass(frozen=True)
-class Method:
-    """A model to compare: ``build(seed)`` gives it unfitted, ``grid`` its candidates.
-
-    ``seeded`` methods are run once per seed; ``early_stopping`` ones are fit with
-    ``validation_data`` (the DAN picks its epoch on the validation part); ``tune_threshold``
-    ones predict at the threshold on P(positive) that is best on the validation part, as the
-    DAN does by default.
-    """
-
-    name: str
-    build: Callable[[int], BaseEstimator]
-    grid: dict | list[dict]
-    seeded: bool = False
-    early_stopping: bool = False
-    tune_threshold: bool = False
-
-
 @dataclass
 class AtThreshold:
     """A fitted binary classifier that predicts ``classes_[1]`` when P(positive) >= threshold."""
@@ -190,84 +161,6 @@ class AtThreshold:
     def predict(self, X: Sequence[str]) -> np.ndarray:
         positive = self.model.predict_proba(X)[:, 1] >= self.threshold
         return self.model.classes_[positive.astype(int)]
-
-
-def dan_method(loss: str, config: Config) -> Method:
-    """The DAN as the experiments train it: ``config``'s epochs, learning-rate grid and
-    threshold (tuned on validation by default)."""
-
-    def build(seed: int) -> BaseEstimator:
-        return config.estimator(loss, seed)
-
-    return Method(f"DAN ({loss})", build, {"lr": list(config.lrs)}, True, True)
-
-
-def default_dan_method() -> Method:
-    """The DAN as a user gets it: ``DANClassifier`` with every default, nothing tuned beyond
-    what ``fit`` does itself (the epoch and the threshold, on the validation part)."""
-    from .estimator import DANClassifier
-
-    return Method("DAN (defaults)", lambda seed: DANClassifier(random_state=seed), {}, True, True)
-
-
-def peer_methods(config: Config | None = None, dan_losses: Sequence[str] = ()) -> list[Method]:
-    """TF-IDF + logistic regression (balanced, threshold tuned), TF-IDF + linear SVM, fastText,
-    the DAN with its defaults and, for each of ``dan_losses``, the DAN as the study grid trains
-    it."""
-    config = config or Config()
-    return [
-        Method(
-            "TF-IDF + LogReg",
-            lambda seed: tfidf_pipeline(LogisticRegression(max_iter=1000, class_weight="balanced")),
-            _tfidf_grid([1, 10, 100]),
-            tune_threshold=True,
-        ),
-        Method(
-            "TF-IDF + LinearSVC",
-            lambda seed: tfidf_pipeline(LinearSVC()),
-            _tfidf_grid([0.1, 1, 10]),
-        ),
-        Method("fastText", lambda seed: FastTextClassifier(random_state=seed), FASTTEXT_GRID, True),
-        default_dan_method(),
-        *(dan_method(loss, config) for loss in dan_losses),
-    ]
-
-
-def evaluate(method: Method, split: Split, seed: int = 0) -> tuple[dict, BaseEstimator]:
-    """Tune ``method`` on ``split`` and score the kept model on its test part.
-
-    Returns the record (chosen ``params``, ``val_f1``, the test scores of
-    :func:`~dan_dice.metrics.scores`, ``fit_seconds``, ``texts_per_second``, ``size_bytes``)
-    and the model.
-    """
-    n_classes = len(split.target_names)
-    best = None
-    for params in ParameterGrid(method.grid):
-        model = method.build(seed).set_params(**params)
-        start = time.perf_counter()
-        if method.early_stopping:
-            model.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
-        else:
-            model.fit(split.X_train, split.y_train)
-        seconds = getattr(model, "fit_seconds_", time.perf_counter() - start)
-        if method.tune_threshold:
-            proba = model.predict_proba(split.X_val)[:, 1]
-            model = AtThreshold(model, best_threshold(split.y_val, proba)[0])
-        val_f1 = scores(split.y_val, model.predict(split.X_val), n_classes)["f1"]
-        if best is None or val_f1 > best[0]:
-            best = (val_f1, params, seconds, model)
-    val_f1, params, seconds, model = best
-    record = {
-        "method": method.name,
-        "seed": seed,
-        "params": describe(params),
-        "val_f1": val_f1,
-        **scores(split.y_test, model.predict(split.X_test), n_classes),
-        "fit_seconds": seconds,
-        "texts_per_second": texts_per_second(model, split.X_test),
-        "size_bytes": model_size(model),
-    }
-    return record, model
 
 
 MULTILABEL_PEER_C = (0.1, 1.0, 10.0)
@@ -327,92 +220,16 @@ def tune_multilabel_peer(
     }
 
 
-def describe(params: dict) -> str:
-    """Grid parameters in short: ``C=10 char_wb (2, 5)`` (the tokenizer left out)."""
-    words = []
-    for key, value in sorted(params.items()):
-        name = key.rpartition("__")[2]
-        if name != "tokenizer":
-            words.append(str(value) if name in ("analyzer", "ngram_range") else f"{name}={value}")
-    return " ".join(words)
-
-
-def texts_per_second(model: BaseEstimator, X: Sequence[str], repeats: int = 3) -> float:
-    """Prediction throughput from raw texts: the median of ``repeats`` timed ``predict(X)``."""
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(X)
-        seconds.append(time.perf_counter() - start)
-    return len(X) / statistics.median(seconds)
-
-
-def model_size(model: BaseEstimator) -> int:
-    """Bytes of the saved model: its ``save(path)`` where it has one, else its pickle."""
-    if not hasattr(model, "save"):
-        return len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "model")
-        model.save(path)
-        return path.stat().st_size
-
-
-TABLE_COLUMNS = [
-    "dataset", "method", "runs", "accuracy", "f1", "macro_f1",
-    "fit_s", "texts_per_s", "size_MB", "chosen",
-]  # fmt: skip
-
-
-def peer_table(records: Sequence[dict]) -> pd.DataFrame:
-    """One row per dataset and method: test scores as mean ± std over seeds, the mean fit
-    seconds, prediction throughput and model size, and the distinct parameters chosen."""
-    frame = pd.DataFrame(list(records))
-    rows = []
-    for (dataset, method), runs in frame.groupby(["dataset", "method"], sort=False):
-        rows.append(
-            {
-                "dataset": dataset,
-                "method": method,
-                "runs": len(runs),
-                **{metric: _mean_std(runs[metric]) for metric in ("accuracy", "f1", "macro_f1")},
-                "fit_s": f"{runs['fit_seconds'].mean():.2f}",
-                "texts_per_s": f"{runs['texts_per_second'].mean():,.0f}",
-                "size_MB": f"{runs['size_bytes'].mean() / 1e6:.3g}",
-                "chosen": "; ".join(dict.fromkeys(runs["params"])),
-            }
+__getattr__ = moved(
+    __name__,
+    "0.2.0",
+    **{
+        name: f"dan_dice.comparison.{name}"
+        for name in (
+            "Method", "dan_method", "default_dan_method", "peer_methods", "evaluate",
+            "describe", "texts_per_second", "model_size",
         )
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
-
-
-def _mean_std(values: pd.Series) -> str:
-    if len(values) == 1:
-        return f"{values.iloc[0]:.4f}"
-    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
-
-
-def environment() -> str:
-    """The machine, its current load and the library versions, in one line for a report."""
-    packages = ["numpy", "scikit-learn", "torch", "fasttext-numpy2"]
-    versions = ", ".join(f"{name} {_version(name)}" for name in packages)
-    return (
-        f"{platform.platform()}, {cpu_name()}, {os.cpu_count()} CPUs, load average "
-        f"{os.getloadavg()[0]:.1f}; Python {platform.python_version()}, dan_dice {__version__}, "
-        f"{versions}"
-    )
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux ``/proc/cpuinfo``), else what ``platform`` knows."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine()
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
+    },
+    **{name: f"dan_dice.reporting.peers.{name}" for name in ("TABLE_COLUMNS", "peer_table")},
+    **{name: f"dan_dice.machine.{name}" for name in ("environment", "cpu_name")},
+)  # fmt: skip

@@ -48,10 +48,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 
-from . import __version__
 from .deprecation import moved
 from .files import json_text, one_line, write_atomic
+from .params import check_params
 from .targets import MULTILABEL
+from .version import __version__
 
 FORMAT = "dan-dice-model"
 FORMAT_VERSION = 2
@@ -60,7 +61,6 @@ MULTILABEL_FORMAT_VERSION = 3
 """The version of multi-label model files: version 2 with a multi-label ``y_type``."""
 Y_TYPES = ("binary", "multiclass", *MULTILABEL)
 _ZEROS = b"0" * 64
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -336,32 +336,21 @@ def _y_type(config: dict[str, Any], version: int) -> str:
 
 
 def _check_params(params: dict[str, Any], multilabel: bool = False) -> None:
-    """The parameters that the estimator's ``_check_params`` leaves to ``fit`` (the losses of
-    a multi-label model are those of :mod:`dan_dice.multilabel_losses`)."""
+    """The stored parameters: each as :data:`~dan_dice.params.PARAMETER_CONSTRAINTS` accepts
+    it, ``hidden_sizes`` as a JSON list, and a loss of the model's task (those of
+    :mod:`dan_dice.multilabel_losses` for a multi-label model, which has no class weights)."""
     from .losses import LOSSES
     from .multilabel_losses import MULTILABEL_ALIASES, MULTILABEL_LOSSES
 
     losses = [*MULTILABEL_LOSSES, *MULTILABEL_ALIASES] if multilabel else list(LOSSES)
     if not isinstance(params.get("loss"), str) or params["loss"] not in losses:
         raise ValueError(f"loss must be one of {losses}, got {params.get('loss')!r}")
-    if not isinstance(params.get("loss_params"), dict | None):
-        raise ValueError(f"loss_params must be null or an object, got {params['loss_params']!r}")
     weight = params.get("class_weight")
     if multilabel and weight is not None:
         raise ValueError(f"class_weight must be null for a multi-label model, got {weight!r}")
-    if not (weight is None or weight == "balanced" or isinstance(weight, dict)):
-        raise ValueError(f"class_weight must be null, 'balanced' or an object, got {weight!r}")
-    if isinstance(weight, dict) and not all(_real(v) and v >= 0 for v in weight.values()):
-        raise ValueError(f"class_weight values must be numbers >= 0, got {weight!r}")
-    for name, kind in (("embeddings", str), ("freeze_embeddings", bool), ("hidden_sizes", list)):
-        if name in params and not isinstance(params[name], kind):
-            raise ValueError(f"{name} must be a {kind.__name__}, got {params[name]!r}")
-    device = params.get("device", "auto")
-    if not isinstance(device, str) or not (device in _DEVICES or device.startswith("cuda:")):
-        raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
-    seed = params.get("random_state")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise ValueError(f"random_state must be an integer or null, got {seed!r}")
+    if "hidden_sizes" in params and not isinstance(params["hidden_sizes"], list):
+        raise ValueError(f"hidden_sizes must be a list, got {params['hidden_sizes']!r}")
+    check_params(params)
 
 
 def _real(value: Any) -> bool:

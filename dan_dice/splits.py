@@ -4,16 +4,47 @@ A 1-D ``y`` is split by stratified sampling (each class keeps its share in every
 0/1 indicator ``y`` (multi-label) by iterative stratification (Sechidis, Tsoumakas & Vlahavas,
 2011, as implemented by the ``iterstrat`` package), which keeps the share of every label,
 rare ones included, close to its share of the whole, where a plain random split can leave a
-rare label out of a part altogether.
+rare label out of a part altogether. With groups (duplicates, the sentences of one post) every
+group lands whole in one part.
+
+:class:`Split` holds the three parts, as the experiment suites, the peers and the benchmarks
+share them.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
-from sklearn.utils import _safe_indexing
+
+
+@dataclass
+class Split:
+    """The train, validation and test parts of a dataset, and the names of its classes (or
+    labels: multi-label ``y`` parts are ``(n, L)`` indicators)."""
+
+    X_train: list[str]
+    X_val: list[str]
+    X_test: list[str]
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray
+    target_names: list[str]
+
+
+def take(data: Any, index: np.ndarray) -> Any:
+    """The rows ``index`` of ``data``, in its own type: a list, an array, a DataFrame or Series
+    (by position) or a scipy sparse matrix."""
+    if hasattr(data, "iloc"):
+        return data.iloc[index]
+    if hasattr(data, "toarray") or isinstance(data, np.ndarray):
+        return data[index]
+    return [data[i] for i in index]
 
 
 def check_split_sizes(val_size: float, test_size: float) -> None:
@@ -131,8 +162,8 @@ def _multilabel_split(X: Sequence, Y, val_size: float, test_size: float, seed) -
         raise ValueError(f"val_size={val_size} of {n} examples leaves no validation or train part")
     train, val = multilabel_holdout(indicator[rest], n_val, seed)
     train, val = rest[train], rest[val]
-    Xs = [_safe_indexing(X, part) for part in (train, val, test)]
-    return (*Xs, *(_safe_indexing(Y, part) for part in (train, val, test)))
+    parts = (train, val, test)
+    return (*(take(X, part) for part in parts), *(take(Y, part) for part in parts))
 
 
 def _group_split(
@@ -152,3 +183,45 @@ def _group_split(
     train, val = one_fold(rest, val_size / (1 - test_size))
     parts = [[X[i] for i in part] for part in (train, val, test)]
     return (*parts, y[train], y[val], y[test])
+
+
+def grouped_train_val_test_split(
+    X: Sequence,
+    y: Sequence,
+    groups: Sequence,
+    *,
+    val_size: float = 0.2,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+) -> tuple:
+    """Split into train, validation and test parts with every group whole in one part.
+
+    Like :func:`train_val_test_split`, and stratified as far as the groups allow: groups are
+    dealt largest first (equal sizes in seeded random order), each to the part that lacks its
+    labels most, i.e. whose class counts fall furthest below their targets, weighted by the
+    group's class counts. Each part comes back in seeded random order (the data may be sorted
+    by class, and fastText trains on lines in the order given).
+
+    Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
+    """
+    check_split_sizes(val_size, test_size)
+    y = np.asarray(y)
+    if not len(y) == len(X) == len(groups):
+        raise ValueError(f"X, y and groups differ in length: {len(X)}, {len(y)}, {len(groups)}")
+    _, codes = np.unique(y, return_inverse=True)
+    _, group_of = np.unique(np.asarray(groups), return_inverse=True)
+    counts = np.zeros((group_of.max() + 1, codes.max() + 1))
+    np.add.at(counts, (group_of, codes), 1)
+
+    rng = np.random.default_rng(random_state)
+    order = rng.permutation(len(counts))
+    order = order[np.argsort(-counts[order].sum(1), kind="stable")]
+    fractions = np.array([1 - val_size - test_size, val_size, test_size])
+    deficit = fractions[:, None] * counts.sum(0)  # per part and class: texts still wanted
+    part_of = np.empty(len(counts), dtype=np.int64)
+    for group in order:
+        part = int(np.argmax(deficit @ counts[group]))
+        part_of[group] = part
+        deficit[part] -= counts[group]
+    parts = [rng.permutation(np.flatnonzero(part_of[group_of] == p)) for p in range(3)]
+    return (*(take(X, index) for index in parts), *(y[index] for index in parts))

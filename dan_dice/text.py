@@ -157,19 +157,28 @@ class Vocabulary:
         return ids, offsets
 
 
-@functools.lru_cache(maxsize=4)
 def build_vocabulary(texts: tuple[str, ...], min_count: int = 1) -> Vocabulary:
     """:meth:`Vocabulary.build`, memoised in the process on the texts themselves (a tuple,
     compared by value): the experiment grid fits every seed and learning rate, and a grid
-    search every candidate, on the same texts, which are then tokenised once."""
-    return Vocabulary.build(texts, min_count)
+    search every candidate, on the same texts, which are then tokenised once. The memo keeps
+    the tokens; every call gets a vocabulary of its own, so estimators never share one."""
+    return Vocabulary(_vocabulary_tokens(texts, min_count))
+
+
+@functools.lru_cache(maxsize=4)
+def _vocabulary_tokens(texts: tuple[str, ...], min_count: int) -> tuple[str, ...]:
+    return tuple(Vocabulary.build(texts, min_count).tokens)
+
+
+def encode_corpus(vocabulary: Vocabulary, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`Vocabulary.encode_batch`, memoised likewise for training and validation texts,
+    on the vocabulary's tokens (read-only arrays: they are shared)."""
+    return _encoded_corpus(tuple(vocabulary.tokens), texts)
 
 
 @functools.lru_cache(maxsize=8)
-def encode_corpus(vocabulary: Vocabulary, texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`Vocabulary.encode_batch`, memoised likewise for training and validation texts
-    (read-only arrays: they are shared)."""
-    ids, offsets = vocabulary.encode_batch(texts)
+def _encoded_corpus(tokens: tuple[str, ...], texts: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    ids, offsets = Vocabulary(tokens).encode_batch(texts)
     ids.flags.writeable = offsets.flags.writeable = False
     return ids, offsets
 

@@ -37,6 +37,7 @@ from .metrics import (
     scores,
     tuned_thresholds,
 )
+from .params import Threshold, as_threshold
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -145,11 +146,6 @@ def predict_logits(model: torch.nn.Module, data: PackedTexts, chunk: int = 8192)
     return torch.cat(parts)
 
 
-TUNED = ("tune", "tune_global")
-"""The ``threshold`` values that tune it on validation: per label (``"tune"``) or one shared by
-every label (``"tune_global"``); for one logit both mean the F1-best threshold."""
-
-
 def loss_target(y: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Labels in the form losses expect: float 0/1 for one logit or for a multi-label indicator,
     class indices otherwise."""
@@ -168,7 +164,7 @@ def evaluate(
     loss_fn: LossFn,
     data: PackedTexts,
     n_classes: int,
-    threshold: float | str = 0.5,
+    threshold: Threshold | float | str = 0.5,
 ) -> dict[str, float]:
     """Loss over the whole set, plus the scores of its eval-mode predictions
     (:func:`score_logits`)."""
@@ -181,7 +177,7 @@ def score_logits(
     logits: torch.Tensor,
     y: torch.Tensor,
     n_classes: int,
-    threshold: float | str = 0.5,
+    threshold: Threshold | float | str = 0.5,
     search: bool = True,
 ) -> dict[str, float]:
     """Accuracy, F1 and the other scores of the predictions at ``threshold`` (0.5 when it is
@@ -191,8 +187,9 @@ def score_logits(
     threshold is tuned for multi-label); ``collapsed`` (0 or 1, :func:`collapsed`) judges the
     predictions the model will make."""
     y = y.cpu().numpy()
-    tuned = isinstance(threshold, str) and threshold in TUNED
-    fixed = 0.5 if tuned else float(threshold)
+    threshold = as_threshold(threshold)
+    tuned = threshold.tuned
+    fixed = 0.5 if tuned else threshold.value
     if y.ndim == 2:
         proba = torch.sigmoid(logits).cpu().numpy()
         predicted = (proba >= fixed).astype(np.int64)
@@ -312,12 +309,12 @@ def train(
     patience: int = 5,
     patience_steps: int = 0,
     weight_decay: float = 0.0,
-    threshold: float | str = 0.5,
+    threshold: Threshold | float | str = 0.5,
     verbose: int = 0,
 ) -> TrainingResult:
     """Train ``model`` in place and restore its best epoch by validation F1, measured as the
     model will predict: at ``threshold``, or at the best threshold(s) when it is tuned
-    (:data:`TUNED`). For several classes or labels the F1 is the macro-F1.
+    (:class:`~dan_dice.params.Threshold`). For several classes or labels the F1 is the macro-F1.
 
     Training stops once the validation score has not improved for ``patience`` epochs and
     ``patience_steps`` optimiser steps, or after ``max_epochs``. An epoch whose validation
@@ -329,10 +326,11 @@ def train(
     global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
     """
     optimizers = make_optimizers(model, lr, weight_decay)
-    tuned = isinstance(threshold, str) and threshold in TUNED
+    threshold = as_threshold(threshold)
+    tuned = threshold.tuned
     one_score = n_classes == 2 or train_data.y.dim() == 2  # binary, or multi-label
     monitor = "val_tuned_f1" if tuned and one_score else "val_f1"
-    fixed = 0.5 if tuned else threshold
+    fixed = 0.5 if tuned else threshold.value
     device = train_data.ids.device
     history: list[dict[str, float]] = []
     best_key, best_epoch, best_step, best_state = (-math.inf,) * 3, 0, 0, None

@@ -249,30 +249,30 @@ def test_train_csv_field_over_the_limit_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_read_csv_keeps_every_line_whatever_the_encoding(tmp_path):
-    from dan_dice.cli import _read_csv
+    from dan_dice.datafiles import read_labelled_csv
 
     rows = 'id,message,category\r\n0,"café, naïve",ham\r\n1,win £100,spam\r\n'
     for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-32"):
         path = tmp_path / f"{encoding}.csv"
         path.write_bytes(rows.encode(encoding))
-        assert _read_csv(path, "message", "category") == (
+        assert read_labelled_csv(path, "message", "category") == (
             ["café, naïve", "win £100"],
             ["ham", "spam"],
         )
     path = tmp_path / "stray.csv"
     path.write_bytes(rows.encode() + b"2,na\xefve,ham\n")
     with pytest.warns(UserWarning, match="not valid UTF-8 on line 4"):
-        texts, _ = _read_csv(path, "message", "category")
+        texts, _ = read_labelled_csv(path, "message", "category")
     assert texts == ["café, naïve", "win £100", "naïve"]
 
 
 def test_read_csv_names_the_line_of_a_missing_label(tmp_path):
-    from dan_dice.cli import _read_csv
+    from dan_dice.datafiles import read_labelled_csv
 
     path = tmp_path / "data.csv"
     path.write_text('id,message,category\n0,"two\nlines",ham\n1,no label,\n')
     with pytest.raises(ValueError, match="line 4 has no 'category' value"):
-        _read_csv(path, "message", "category")
+        read_labelled_csv(path, "message", "category")
 
 
 @pytest.fixture
@@ -332,9 +332,9 @@ def test_train_checks_the_folder_is_writable_even_as_root(
 
 
 def test_the_writability_probe_leaves_nothing(spam_csv, tmp_path, monkeypatch):
-    from dan_dice.cli import _check_writable
+    from dan_dice.files import check_writable_file
 
-    _check_writable(tmp_path / "m.dandice", overwrite=False, inputs=[spam_csv])
+    check_writable_file(tmp_path / "m.dandice", overwrite=False, inputs=[spam_csv])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -524,20 +524,20 @@ def test_train_on_goemotions_uses_its_split(folder, toy_multilabel, capsys):
 
 
 def test_read_csv_label_lists(tmp_path):
-    from dan_dice.cli import _read_csv
+    from dan_dice.datafiles import read_labelled_csv
 
     path = _write_csv(tmp_path / "lists.csv", ["a", "b", "c"], ["joy, anger", "", "joy;fear,joy"])
-    assert _read_csv(path, "message", "category", ",")[1] == [
+    assert read_labelled_csv(path, "message", "category", ",")[1] == [
         ("joy", "anger"),
         (),
         ("joy;fear", "joy"),
     ]
-    assert _read_csv(path, "message", "category", " ")[1] == [
+    assert read_labelled_csv(path, "message", "category", " ")[1] == [
         ("joy,", "anger"),
         (),
         ("joy;fear,joy",),
     ]
-    assert _read_csv(path, "message", "category", ";")[1] == [
+    assert read_labelled_csv(path, "message", "category", ";")[1] == [
         ("joy, anger",),
         (),
         ("joy", "fear,joy"),
@@ -627,3 +627,16 @@ def test_goemotions_end_to_end(tmp_path, capsys):
     expected = DANClassifier.load(model).predict_proba(texts)
     proba = EdgeClassifier.load(artifact).predict_proba(texts)
     np.testing.assert_allclose(proba, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("suite", [[], ["--multilabel"]])
+def test_experiments_hands_every_option_to_its_suite(suite, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["experiments", *suite, "--quick", "--help"])
+    assert done.value.code == 0
+    assert "usage: run_experiments.py" in capsys.readouterr().out
+
+
+def test_experiments_bad_options_are_the_suites_usage_errors(tmp_path, capsys):
+    assert main(["experiments", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "at least 1" in capsys.readouterr().err

@@ -6,13 +6,21 @@ from pathlib import Path
 import pytest
 from conftest import TINY_MODEL
 
-from dan_dice import DANClassifier, journal, splits
+from dan_dice import DANClassifier, comparison, journal, machine, splits, study_data
+from dan_dice.reporting import peers as peer_tables
 
 MOVED = [
     ("dan_dice.datasets", "train_val_test_split", splits.train_val_test_split),
     ("dan_dice.datasets", "check_split_sizes", splits.check_split_sizes),
     ("dan_dice.persistence", "load_model", DANClassifier.load),
     ("dan_dice.experiments", "append_journal", journal.append_journal),
+    ("dan_dice.experiments", "Split", splits.Split),
+    ("dan_dice.experiments", "QUICK_SIZES", study_data.QUICK_SIZES),
+    ("dan_dice.peers", "evaluate", comparison.evaluate),
+    ("dan_dice.peers", "peer_methods", comparison.peer_methods),
+    ("dan_dice.peers", "peer_table", peer_tables.peer_table),
+    ("dan_dice.peers", "environment", machine.environment),
+    ("dan_dice.duplicates", "grouped_train_val_test_split", splits.grouped_train_val_test_split),
 ]
 
 
@@ -49,3 +57,16 @@ def test_changelog_lists_every_moved_name():
     changelog = (Path(__file__).resolve().parent.parent / "CHANGELOG.md").read_text()
     for module, name, _ in MOVED:
         assert f"`{module}.{name}" in changelog
+
+
+def test_the_old_load_split_keeps_its_signature(monkeypatch, toy_texts):
+    from sklearn.utils import Bunch
+
+    from dan_dice import experiments, study_data
+
+    texts, labels = toy_texts
+    bunch = Bunch(data=texts, target=labels, target_names=["a", "b"])
+    monkeypatch.setattr(study_data, "load_dataset", lambda name, home: bunch)
+    with pytest.warns(DeprecationWarning, match="study_data.load_split"):
+        old = experiments.load_split("toy", None, experiments.Config())
+    assert old.X_test == study_data.load_split("toy").X_test

@@ -18,9 +18,11 @@ import pytest
 
 from dan_dice import dispatch as dispatch_module
 from dan_dice import experiments
+from dan_dice.cli import run_experiments
 from dan_dice.dispatch import WorkerMismatchError, dispatch
-from dan_dice.experiments import JOURNAL, Config, Split, run, run_one
+from dan_dice.experiments import JOURNAL, Config, run, run_one
 from dan_dice.journal import CONTEXT_KEYS
+from dan_dice.splits import Split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,7 +119,7 @@ def dask_cluster():
 def test_dask_workers_run_the_grid_and_the_driver_journals_it(
     tmp_path, monkeypatch, toy_split, tiny_config, dask_cluster
 ):
-    monkeypatch.setattr(experiments, "load_split", lambda name, home, config: toy_split)
+    monkeypatch.setattr(experiments.Config, "load_split", lambda config, name, home: toy_split)
     address = dask_cluster.scheduler_address
     records = run(tiny_config, tmp_path, verbose=False, scheduler=address)
     journaled = [json.loads(line) for line in (tmp_path / JOURNAL).read_text().splitlines()]
@@ -155,7 +157,7 @@ def test_a_quick_grid_through_the_dask_scheduler_writes_the_reports(
     out = tmp_path / "reports"
     argv = ["--quick", "--datasets", "sms", "--losses", "dice", "--seeds", "2"]
     argv += ["--data-dir", str(data), "--out", str(out)]
-    assert experiments.main([*argv, "--scheduler", dask_cluster.scheduler_address]) == 0
+    assert run_experiments([*argv, "--scheduler", dask_cluster.scheduler_address]) == 0
     journaled = [json.loads(line) for line in (out / JOURNAL).read_text().splitlines()]
     assert sorted(r["seed"] for r in journaled) == [0, 1]
     assert len((out / "results.csv").read_text().splitlines()) == 3

@@ -9,10 +9,10 @@ from dan_dice.duplicates import (
     duplicate_groups,
     duplicate_keys,
     duplicate_report,
-    grouped_train_val_test_split,
     leakage,
     normalize,
 )
+from dan_dice.splits import grouped_train_val_test_split
 
 TEXTS = ["Free prize!", "free  prize!", "Free prize!", "hello", "Hello", "free prize !", "bye"]
 LABELS = [1, 1, 0, 0, 0, 1, 0]

@@ -72,6 +72,25 @@ def test_vectors_file_is_cached_by_resolved_path(tiny_vectors_file, monkeypatch)
     assert load_word_vectors(tiny_vectors_file.name) is first
 
 
+def test_a_changed_vectors_file_is_read_again(tmp_path):
+    path = tmp_path / "vectors.txt"
+    path.write_text("a 1 2\nb 3 4\n")
+    first = load_word_vectors(path)
+    assert load_word_vectors(path) is first
+    path.write_text("a 5 6\nb 7 8\nc 9 10\n")  # a new size, whatever the clock's resolution
+    changed = load_word_vectors(path)
+    assert list(changed.index) == ["a", "b", "c"]
+    np.testing.assert_array_equal(changed.vectors[0], [5, 6])
+
+
+def test_shared_vectors_are_read_only(tiny_vectors_file):
+    wv = load_word_vectors(tiny_vectors_file)
+    with pytest.raises(ValueError, match="read-only"):
+        wv.vectors[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        wv.mean[0] = 1.0
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

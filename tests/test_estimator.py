@@ -443,7 +443,7 @@ def test_fit_rejects_bad_labels(toy_texts, y, match):
         ({"threshold": 1.0}, r"threshold must be in \(0, 1\)"),
         ({"threshold": -0.5}, r"threshold must be in \(0, 1\)"),
         ({"threshold": "auto"}, r"threshold must be in \(0, 1\)"),
-        ({"device": "banana"}, "device must be 'auto', 'cpu' or 'cuda'"),
+        ({"device": "banana"}, r"device must be one of \('auto', 'cpu', 'cuda'\)"),
     ],
     ids=lambda v: repr(v) if isinstance(v, dict) else None,
 )

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from sklearn.utils import Bunch
 
-from dan_dice import experiments
-from dan_dice.experiments import JOURNAL, Config, Split, read_journal, run
+from dan_dice import __version__, experiments, study_data
+from dan_dice.experiments import JOURNAL, Config, read_journal, run
 from dan_dice.journal import JournalWarning, append_journal, lock_folder
+from dan_dice.splits import Split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +50,7 @@ def toy_config() -> Config:
 
 @pytest.fixture
 def patched_split(monkeypatch, toy_split):
-    monkeypatch.setattr(experiments, "load_split", lambda name, home, config: toy_split)
+    monkeypatch.setattr(Config, "load_split", lambda config, name, home: toy_split)
 
 
 def test_run_one_records_scores_history_and_tuned_threshold(toy_split, toy_config):
@@ -142,9 +143,9 @@ def test_run_returns_every_journaled_run_old_and_new(tmp_path, toy_config, patch
 def test_sweep_split_subsamples_positives_but_keeps_the_test_set(monkeypatch, toy_texts):
     texts, labels = toy_texts
     bunch = Bunch(data=texts, target=labels, target_names=["a", "b"])
-    monkeypatch.setattr(experiments, "load_dataset", lambda name, home: bunch)
-    full = experiments.load_split("toy", None, Config())
-    swept = experiments.load_split("toy@0.05", None, Config())
+    monkeypatch.setattr(study_data, "load_dataset", lambda name, home: bunch)
+    full = study_data.load_split("toy")
+    swept = study_data.load_split("toy@0.05")
     assert swept.X_test == full.X_test
     assert (swept.y_test == full.y_test).all()
     for y_full, y in ((full.y_train, swept.y_train), (full.y_val, swept.y_val)):
@@ -175,7 +176,7 @@ def test_journal_with_other_settings_is_refused(tmp_path, toy_config, patched_sp
 def test_the_fingerprint_holds_the_settings_the_code_and_the_numeric_libraries(toy_config):
     fingerprint = toy_config.fingerprint()
     assert fingerprint["epochs"] == 2 and fingerprint["threshold"] == "tune"
-    assert fingerprint["code"].startswith(experiments.__version__ + "+")
+    assert fingerprint["code"].startswith(__version__ + "+")
     assert {"torch", "numpy", "python"} <= set(fingerprint)
     assert "seeds" not in fingerprint and "cells" not in fingerprint  # a journal can grow
 

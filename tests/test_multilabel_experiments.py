@@ -16,13 +16,14 @@ import pandas as pd
 import pytest
 from conftest import NEUTRAL_WORDS, TOPICS
 
-from dan_dice import experiments
 from dan_dice import multilabel_experiments as ml
-from dan_dice.experiments import Split
+from dan_dice.cli import run_experiments
+from dan_dice.estimator import DANClassifier
 from dan_dice.journal import lock_folder
 from dan_dice.multilabel_experiments import MULTILABEL_JOURNAL, PEER, MultilabelConfig, run
 from dan_dice.peers import MULTILABEL_PEER_C, tune_multilabel_peer
 from dan_dice.reporting import multilabel as report
+from dan_dice.splits import Split
 
 NAMES = ["joy", "anger", "fear", "sadness", "grief", "relief"]
 RATES = [0.5, 0.4, 0.3, 0.2, 0.1, 0.06]
@@ -70,7 +71,7 @@ def test_quick_run_end_to_end_writes_every_file_and_leaves_the_study_alone(tmp_p
     (out / "runs.jsonl").write_text("")
     argv = ["--multilabel", "--quick", "--data-dir", str(home), "--out", str(out)]
     argv += ["--losses", "ce", "distribution_balanced", "--jobs", "1"]
-    assert experiments.main(argv) == 0
+    assert run_experiments(argv) == 0
 
     results = pd.read_csv(out / "multilabel_results.csv")
     methods = ["DAN (ce)", "DAN (distribution_balanced)", "TF-IDF + OvR LogReg"]
@@ -194,11 +195,11 @@ def test_a_folder_in_use_is_refused_without_touching_it(tmp_path):
 
 def test_bad_options_fail_before_any_training(tmp_path):
     with pytest.raises(ValueError, match="unknown multi-label loss 'wbce'"):
-        experiments.main(["--multilabel", "--losses", "wbce", "--out", str(tmp_path)])
+        run_experiments(["--multilabel", "--losses", "wbce", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="at least 1"):
-        experiments.main(["--multilabel", "--seeds", "0", "--out", str(tmp_path)])
+        run_experiments(["--multilabel", "--seeds", "0", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):  # the study's options do not apply
-        experiments.main(["--multilabel", "--family", "--out", str(tmp_path)])
+        run_experiments(["--multilabel", "--family", "--out", str(tmp_path)])
     assert not (tmp_path / MULTILABEL_JOURNAL).exists()
 
 
@@ -225,7 +226,7 @@ HAND_MADE = [
 
 
 def test_main_table_means_and_sample_std_over_seeds():
-    table = report.main_table(report.results_frame(HAND_MADE)).set_index("method")
+    table = report.main_table(report.results_frame(HAND_MADE, ml.SUITE_NAMES)).set_index("method")
     assert list(table.index) == ["DAN (ce)", "DAN (distribution_balanced)", "TF-IDF + OvR LogReg"]
     assert table.loc["DAN (ce)", "macro-F1"] == "0.4500 ± 0.0707"
     assert table.loc["DAN (ce)", "micro-F1"] == "0.5500 ± 0.0707"
@@ -235,7 +236,7 @@ def test_main_table_means_and_sample_std_over_seeds():
 
 
 def test_per_label_means_groups_and_the_zero_row():
-    per_label = report.per_label_frame(HAND_MADE)
+    per_label = report.per_label_frame(HAND_MADE, ml.SUITE_NAMES)
     ce = per_label[per_label["loss"] == "ce"].set_index("label")
     assert ce["f1"].tolist() == pytest.approx([0.7, 0.6, 0.3, 0.2, 0.1, 0.0])
     assert ce["group"].tolist() == ["head", "head", "medium", "medium", "tail", "tail"]
@@ -256,13 +257,13 @@ def test_per_label_means_groups_and_the_zero_row():
 
 
 def test_goal_sentence_met_and_missed_by_how_much():
-    met = report.goal_sentences({"ce": 0.43, "dice": 0.452, PEER: 0.40})
+    met = report.goal_sentences({"ce": 0.43, "dice": 0.452, PEER: 0.40}, ml.SUITE_NAMES)
     assert met[0].startswith("- **Goal macro-F1 ≥ 0.44: met by 0.0120.**")
     assert "`dice`" in met[0] and "1 of 2 DAN losses" in met[0]
     assert "0.0130 above a model2vec static-embedding classifier (0.439)" in met[1]
     assert "0.0510 below fine-tuned BERT (0.503)" in met[1]
     assert "0.4000 (-0.0400 against the goal), 0.0520 below the best DAN" in met[2]
-    missed = report.goal_sentences({"ce": 0.4312})
+    missed = report.goal_sentences({"ce": 0.4312}, ml.SUITE_NAMES)
     assert missed[0].startswith("- **Goal macro-F1 ≥ 0.44: missed by 0.0088.**")
     assert "0 of 1 DAN losses reach the goal." in missed[0] and len(missed) == 2
 
@@ -285,7 +286,7 @@ def test_report_text_follows_the_numbers(tmp_path):
          "sizes": {"train": 30, "dev": 10, "test": 10}}
         for r in HAND_MADE
     ]  # fmt: skip
-    report.write_multilabel_reports(records, tmp_path)
+    report.write_multilabel_reports(records, tmp_path, ml.SUITE_NAMES, DANClassifier().get_params())
     text = (tmp_path / "multilabel.md").read_text()
     assert "met by 0.0200" in text  # distribution_balanced's mean 0.46
     assert "distribution_balanced wins** over ce: mean label F1 0.1500 vs 0.0500" in text

@@ -7,24 +7,22 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from dan_dice import DANClassifier
-from dan_dice.experiments import Config, Split, load_split
-from dan_dice.metrics import best_threshold
-from dan_dice.peers import (
-    TABLE_COLUMNS,
-    AtThreshold,
-    FastTextClassifier,
+from dan_dice.comparison import (
     dan_method,
     default_dan_method,
     describe,
-    environment,
     evaluate,
     model_size,
     peer_methods,
-    peer_table,
     texts_per_second,
-    tfidf_pipeline,
 )
-from dan_dice.splits import train_val_test_split
+from dan_dice.experiments import Config
+from dan_dice.machine import environment
+from dan_dice.metrics import best_threshold
+from dan_dice.peers import AtThreshold, FastTextClassifier, tfidf_pipeline
+from dan_dice.reporting.peers import TABLE_COLUMNS, peer_table
+from dan_dice.splits import Split, train_val_test_split
+from dan_dice.study_data import load_split
 
 TINY_GRIDS = {
     "TF-IDF + LogReg": {"clf__C": [1, 10]},
@@ -155,7 +153,7 @@ def test_environment_names_the_versions():
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_tfidf_linear_svc_on_sms(real_data_home):
-    split = load_split("sms", str(real_data_home), Config())
+    split = load_split("sms", str(real_data_home))
     method = next(m for m in peer_methods() if m.name == "TF-IDF + LinearSVC")
     record, _ = evaluate(method, split)
     assert record["f1"] >= 0.90

@@ -349,7 +349,10 @@ def _edit(path: Path, **changes) -> None:
         ({"params": {"device": "gpu"}}, "device must be one of"),
         ({"params": {"random_state": "0"}}, "random_state must be an integer"),
         ({"params": {"embeddings": 5}}, "embeddings must be a str"),
-        ({"params": {"class_weight": {"ham": -1}}}, "class_weight values must be numbers >= 0"),
+        (
+            {"params": {"class_weight": {"ham": -1}}},
+            "class_weight must be None, 'balanced' or a dict of finite numbers >= 0",
+        ),
         ({"params": {"surprise": 1}}, "unexpected keyword argument 'surprise'"),
         ({"threshold": 1.5}, r"threshold must be a number in \(0, 1\), got 1.5"),
         ({"threshold": 0}, r"threshold must be a number in \(0, 1\), got 0"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dan_dice import reporting
+from dan_dice.estimator import DANClassifier
+from dan_dice.experiments import STUDY_PARAMS
 from dan_dice.reporting import (
     results_frame,
     study_comparison,
@@ -125,6 +127,7 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
             }
         ],
         environment={"torch": "x"},
+        network={**DANClassifier().get_params(), **STUDY_PARAMS},
     )
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + len(records)
     assert "± " in (tmp_path / "summary.md").read_text()
@@ -143,6 +146,17 @@ def test_write_reports_writes_every_file_and_the_discussion(tmp_path, records):
     assert "mean pooling of the word vectors" in report  # the grid's network, not the defaults'
     assert "`dice` 0.40 (F1 0.9200, at 0.5 0.9100)" in report
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_figures_leave_the_process_wide_matplotlib_backend_alone(tmp_path, records, monkeypatch):
+    import matplotlib
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a library function switched matplotlib's backend")
+
+    monkeypatch.setattr(matplotlib, "use", refuse)
+    paths = reporting.plot_learning_curves(records, tmp_path)
+    assert paths and all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
 
 
 def test_sweep_table_flags_collapsed_cells_and_uses_full_data_as_first_rate(records):

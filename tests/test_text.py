@@ -416,13 +416,24 @@ def test_encoding_starts_no_thread():
     assert len(list(Path("/proc/self/task").iterdir())) == threads
 
 
-def test_build_vocabulary_is_memoised_on_the_texts_values():
+def test_build_vocabulary_is_memoised_on_the_texts_values(monkeypatch):
     texts = ["a b c", "b c d", "c"]
     first = build_vocabulary(tuple(texts), 1)
-    assert build_vocabulary(tuple(t for t in list(texts)), 1) is first  # equal, not the same
-    assert build_vocabulary(tuple(texts), 2) is not first
+    monkeypatch.setattr(Vocabulary, "build", None)  # a second build would fail
+    again = build_vocabulary(tuple(t for t in list(texts)), 1)  # equal texts, not the same
+    assert again.tokens == first.tokens
+    monkeypatch.undo()
     assert build_vocabulary(tuple(texts), 2).tokens == Vocabulary.build(texts, 2).tokens
-    assert build_vocabulary(tuple(texts[:2]), 1) is not first
+    assert build_vocabulary(tuple(texts[:2]), 1).tokens != first.tokens
+
+
+def test_build_vocabulary_gives_every_caller_its_own_vocabulary():
+    texts = ("a b c", "b c d")
+    first = build_vocabulary(texts, 1)
+    first.tokens.append("leaked")
+    first.index["leaked"] = 99
+    second = build_vocabulary(texts, 1)
+    assert second is not first and "leaked" not in second.tokens and "leaked" not in second.index
 
 
 def test_encode_corpus_is_memoised_read_only_and_equals_encode_batch():

@@ -1,7 +1,8 @@
 """The matplotlib figures of the report: learning curves and the imbalance sweep, as PNG.
 
-matplotlib is imported inside each function (Agg backend), so the tables and the text of the
-report never pay for it.
+matplotlib is imported inside each function, so the tables and the text of the report never pay
+for it. Figures are drawn on :class:`matplotlib.figure.Figure` objects, without pyplot, so no
+process-wide backend is switched and no figure is left open.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..files import write_atomic
 from .tables import sweep_runs
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METRICS = {"accuracy": "accuracy", "f1": "F1", "loss": "loss"}
 """History metric -> axis label; one learning-curve figure each per dataset."""
@@ -25,10 +30,7 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
     over seeds (runs that stopped early simply end sooner). The train curve is the running
     figure of each epoch's mini-batches (:mod:`dan_dice.training`), the validation curve the
     end-of-epoch score."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     paths = []
@@ -39,9 +41,8 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
         columns = min(3, len(losses))
         rows = -(-len(losses) // columns)
         for metric, label in METRICS.items():
-            fig, axes = plt.subplots(
-                rows, columns, figsize=(4.2 * columns, 3.2 * rows + 0.4), squeeze=False
-            )
+            fig = Figure(figsize=(4.2 * columns, 3.2 * rows + 0.4))
+            axes = fig.subplots(rows, columns, squeeze=False)
             for ax in axes.flat[len(losses) :]:
                 ax.set_visible(False)
             for ax, loss in zip(axes.flat, losses, strict=False):
@@ -68,20 +69,17 @@ def plot_learning_curves(records: Sequence[dict], folder: Path) -> list[Path]:
             fig.tight_layout()
             path = folder / f"{dataset}_{metric}.png"
             write_atomic(path, _png(fig), overwrite=True, make_parents=True)
-            plt.close(fig)
             paths.append(path)
     return paths
 
 
 def plot_sweep(frame: pd.DataFrame, folder: Path) -> Path:
     """Test F1 against the training positive rate, one line per loss, mean ± std."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     data = sweep_runs(frame)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for loss, group in data.groupby("loss", sort=False):
         stats = group.groupby("rate")["f1"].agg(["mean", "std"]).sort_index()
         ax.errorbar(stats.index * 100, stats["mean"], yerr=stats["std"].fillna(0), label=loss,
@@ -97,11 +95,10 @@ def plot_sweep(frame: pd.DataFrame, folder: Path) -> Path:
     fig.tight_layout()
     path = folder / "sweep_f1.png"
     write_atomic(path, _png(fig), overwrite=True, make_parents=True)
-    plt.close(fig)
     return path
 
 
-def _png(fig) -> bytes:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=110, format="png")
     return buffer.getvalue()

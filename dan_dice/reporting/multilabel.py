@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,7 @@ import pandas as pd
 
 from ..files import atomic_write_text, write_atomic
 from ..metrics import frequency_groups
-from ..multilabel_experiments import LOSSES, MULTILABEL_JOURNAL, PEER
-from .tables import to_markdown
+from .tables import mean_std, to_markdown
 
 GOAL_MACRO_F1 = 0.44
 PUBLISHED = (("a model2vec static-embedding classifier", 0.439), ("fine-tuned BERT", 0.503))
@@ -35,24 +35,30 @@ RESULT_COLUMNS = [
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
-def _loss_order(loss: str) -> tuple:
-    """The DAN losses in :data:`LOSSES` order, other losses after them, the peer last."""
-    return (loss == PEER, LOSSES.index(loss) if loss in LOSSES else len(LOSSES), loss)
+@dataclass(frozen=True)
+class SuiteNames:
+    """The names the report takes from the suite that made the runs."""
+
+    losses: tuple[str, ...]
+    """The DAN's losses, in report order."""
+    peer: str
+    """The peer's name in the runs' ``loss`` field."""
+    journal: str
+    """The file name of the suite's journal."""
+
+    def order(self, loss: str) -> tuple:
+        """Sort key: the DAN losses in :attr:`losses` order, other losses after them, the
+        peer last."""
+        known = self.losses.index(loss) if loss in self.losses else len(self.losses)
+        return (loss == self.peer, known, loss)
 
 
-def results_frame(records: Sequence[dict]) -> pd.DataFrame:
+def results_frame(records: Sequence[dict], names: SuiteNames) -> pd.DataFrame:
     """One row per method and seed, with the columns of ``multilabel_results.csv``."""
     frame = pd.DataFrame(list(records)).reindex(columns=RESULT_COLUMNS)
     frame["best_epoch"] = frame["best_epoch"].astype("Int64")  # the peer has none
-    key = frame["loss"].map(_loss_order)
+    key = frame["loss"].map(names.order)
     return frame.assign(_key=key).sort_values(["_key", "seed"]).drop(columns="_key")
-
-
-def _mean_std(values: pd.Series) -> str:
-    """``mean ± sample std``, or the value alone for a single run."""
-    if len(values) == 1:
-        return f"{values.iloc[0]:.4f}"
-    return f"{values.mean():.4f} ± {values.std(ddof=1):.4f}"
 
 
 def main_table(results: pd.DataFrame) -> pd.DataFrame:
@@ -61,20 +67,20 @@ def main_table(results: pd.DataFrame) -> pd.DataFrame:
         {
             "method": method,
             "runs": len(runs),
-            "micro-F1": _mean_std(runs["micro_f1"]),
-            "macro-F1": _mean_std(runs["macro_f1"]),
-            "Hamming loss": _mean_std(runs["hamming"]),
+            "micro-F1": mean_std(runs["micro_f1"]),
+            "macro-F1": mean_std(runs["macro_f1"]),
+            "Hamming loss": mean_std(runs["hamming"]),
         }
         for method, runs in results.groupby("method", sort=False)
     ]
     return pd.DataFrame(rows)
 
 
-def per_label_frame(records: Sequence[dict]) -> pd.DataFrame:
+def per_label_frame(records: Sequence[dict], names: SuiteNames) -> pd.DataFrame:
     """One row per method and label: training count, frequency group, and the test F1,
     precision and recall, each the mean over the method's runs (seeds), and its test support."""
     rows = []
-    for loss in sorted({r["loss"] for r in records}, key=_loss_order):
+    for loss in sorted({r["loss"] for r in records}, key=names.order):
         runs = [r for r in records if r["loss"] == loss]
         counts = np.asarray(runs[0]["train_counts"])
         groups = frequency_groups(counts)
@@ -148,16 +154,16 @@ def _number(value: float) -> str:
     return "–" if pd.isna(value) else f"{value:,.0f}"
 
 
-def goal_sentences(macro_f1: dict[str, float]) -> list[str]:
+def goal_sentences(macro_f1: dict[str, float], names: SuiteNames) -> list[str]:
     """Whether the best DAN's mean test macro-F1 meets :data:`GOAL_MACRO_F1`, by how much,
     and where it stands against the published figures; ``macro_f1`` maps each loss (and the
-    peer, :data:`PEER`) to its mean test macro-F1."""
-    dan = {loss: value for loss, value in macro_f1.items() if loss != PEER}
+    peer, ``names.peer``) to its mean test macro-F1."""
+    dan = {loss: value for loss, value in macro_f1.items() if loss != names.peer}
     if not dan:
         return [f"- **Goal macro-F1 ≥ {GOAL_MACRO_F1}**: not checked, no DAN run."]
     best = max(dan, key=dan.get)
     value, margin = dan[best], dan[best] - GOAL_MACRO_F1
-    reaching = [loss for loss in sorted(dan, key=_loss_order) if dan[loss] >= GOAL_MACRO_F1]
+    reaching = [loss for loss in sorted(dan, key=names.order) if dan[loss] >= GOAL_MACRO_F1]
     verdict = f"met by {margin:.4f}" if margin >= 0 else f"missed by {-margin:.4f}"
     lines = [
         f"- **Goal macro-F1 ≥ {GOAL_MACRO_F1}: {verdict}.** The best DAN, `{best}`, has a mean "
@@ -169,8 +175,8 @@ def goal_sentences(macro_f1: dict[str, float]) -> list[str]:
         for name, score in PUBLISHED
     )
     lines.append(f"- **Against published results**: the best DAN is {published}.")
-    if PEER in macro_f1:
-        peer = macro_f1[PEER]
+    if names.peer in macro_f1:
+        peer = macro_f1[names.peer]
         side = "above" if peer >= value else "below"
         lines.append(
             f"- **The TF-IDF peer** scores {peer:.4f} ({peer - GOAL_MACRO_F1:+.4f} against the "
@@ -202,12 +208,10 @@ def tail_sentence(tail_f1: dict[str, float]) -> str:
 def plot_f1_vs_frequency(per_label: pd.DataFrame, path: Path, annotate: int = 3) -> Path:
     """Per-label test F1 against training count (log scale), one marker style per method; the
     ``annotate`` rarest labels and the two most frequent are named."""
-    import matplotlib
+    from matplotlib.figure import Figure  # imported when drawn: matplotlib is slow to import
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     for i, (method, part) in enumerate(per_label.groupby("method", sort=False)):
         ax.scatter(part["train_count"], part["f1"], label=method, alpha=0.75, s=28,
                    marker=MARKERS[i % len(MARKERS)])  # fmt: skip
@@ -230,17 +234,21 @@ def plot_f1_vs_frequency(per_label: pd.DataFrame, path: Path, annotate: int = 3)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=110, format="png")
-    plt.close(fig)
     return write_atomic(path, buffer.getvalue(), overwrite=True, make_parents=True)
 
 
-def render_report(records: Sequence[dict], results: pd.DataFrame, groups: pd.DataFrame) -> str:
+def render_report(
+    records: Sequence[dict],
+    results: pd.DataFrame,
+    groups: pd.DataFrame,
+    names: SuiteNames,
+    estimator_params: dict,
+) -> str:
     """``multilabel.md``: setup, commands, the main table, the group table, the goal check
-    and the tail comparison."""
-    from ..estimator import DANClassifier
-
+    and the tail comparison; ``estimator_params`` are the parameters of ``DANClassifier()``,
+    which the suite trains with its ``model_params`` on top."""
     config = records[0]["config"]
-    defaults = {**DANClassifier().get_params(), **config["model_params"]}
+    defaults = {**estimator_params, **config["model_params"]}
     epochs = config["epochs"] if config["epochs"] is not None else defaults["max_epochs"]
     overrides = f" and {config['model_params']}" if config["model_params"] else ""
     network = (
@@ -248,8 +256,8 @@ def render_report(records: Sequence[dict], results: pd.DataFrame, groups: pd.Dat
         f"embeddings `{defaults['embeddings']}`, lr {defaults['lr']:g}"
     )
     sizes = records[0]["sizes"]
-    losses = sorted({r["loss"] for r in records if r["loss"] != PEER}, key=_loss_order)
-    seeds = sorted({r["seed"] for r in records if r["loss"] != PEER})
+    losses = sorted({r["loss"] for r in records if r["loss"] != names.peer}, key=names.order)
+    seeds = sorted({r["seed"] for r in records if r["loss"] != names.peer})
     commands = pd.Series([r["command"] for r in records]).value_counts(sort=False)
     macro = results.groupby("loss")["macro_f1"].mean().to_dict()
     tail = groups[groups["group"] == "tail"].set_index("loss")["f1"].to_dict()
@@ -282,7 +290,7 @@ def render_report(records: Sequence[dict], results: pd.DataFrame, groups: pd.Dat
         to_markdown(main_table(results)),
         "",
         f"`multilabel_results.csv` has one row per method and seed, `multilabel_per_label.csv` "
-        f"one per method and label; `{MULTILABEL_JOURNAL}` keeps every run in full.",
+        f"one per method and label; `{names.journal}` keeps every run in full.",
         "",
         "## Labels by training frequency",
         "",
@@ -298,7 +306,7 @@ def render_report(records: Sequence[dict], results: pd.DataFrame, groups: pd.Dat
         "",
         "## Goal and tail",
         "",
-        *goal_sentences(macro),
+        *goal_sentences(macro, names),
         tail_sentence(tail),
         "",
         "## Per-label F1 against training frequency",
@@ -308,15 +316,19 @@ def render_report(records: Sequence[dict], results: pd.DataFrame, groups: pd.Dat
     return "\n".join(lines) + "\n"
 
 
-def write_multilabel_reports(records: Sequence[dict], out: Path) -> None:
+def write_multilabel_reports(
+    records: Sequence[dict], out: Path, names: SuiteNames, estimator_params: dict
+) -> None:
     """Write ``multilabel_results.csv``, ``multilabel_per_label.csv``, the figure and
-    ``multilabel.md`` into ``out``, each atomically."""
+    ``multilabel.md`` into ``out``, each atomically (``names`` and ``estimator_params`` as
+    :func:`render_report` takes them)."""
     if not records:
         raise ValueError("no multi-label run to report")
-    results = results_frame(records)
-    per_label = per_label_frame(records)
+    results = results_frame(records, names)
+    per_label = per_label_frame(records, names)
     groups = group_table(per_label)
     atomic_write_text(out / "multilabel_results.csv", results.to_csv(index=False))
     atomic_write_text(out / "multilabel_per_label.csv", per_label.to_csv(index=False))
     plot_f1_vs_frequency(per_label, out / FIGURE)
-    atomic_write_text(out / "multilabel.md", render_report(records, results, groups))
+    report = render_report(records, results, groups, names, estimator_params)
+    atomic_write_text(out / "multilabel.md", report)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..files import atomic_write_text
 from ..metrics import COLLAPSE_SHARE
+from ..params import TUNED
 from .discussion import losses_discussion, multiclass_discussion, study_discussion, sweep_discussion
 from .figures import plot_learning_curves, plot_sweep
 from .tables import (
@@ -33,8 +34,11 @@ def write_reports(
     baselines: dict[str, dict],
     invocations: list[dict],
     environment: dict[str, str],
+    network: dict,
 ) -> None:
-    """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``."""
+    """Write ``results.csv``, ``summary.md``, ``figures/*.png`` and ``REPORT.md`` into ``out``;
+    ``network`` holds the parameters of the estimator the grid trains (before the journaled
+    runs' own ``model_params``)."""
     frame = results_frame(records)
     tables = {"binary": to_markdown(summary_table(binary_runs(frame), baselines))}
     multiclass = [r for r in records if len(r["target_names"]) > 2]
@@ -54,6 +58,7 @@ def write_reports(
         invocations=invocations,
         environment=environment,
         records=records,
+        network=network,
     )
     atomic_write_text(out / "REPORT.md", report)
 
@@ -89,14 +94,13 @@ def render_report(
     invocations: Sequence[dict],
     environment: dict[str, str],
     records: Sequence[dict],
+    network: dict,
 ) -> str:
-    """``REPORT.md``: setup, environment, command, results, figures and a discussion."""
-    from ..estimator import DANClassifier
-    from ..experiments import STUDY_PARAMS
-
-    params = {**DANClassifier().get_params(), **STUDY_PARAMS}  # the network the grid trains
+    """``REPORT.md``: setup, environment, command, results, figures and a discussion;
+    ``network`` as :func:`write_reports` takes it."""
     config = records[0]["config"] if records else {}
-    model_params = {**params, **config.get("model_params", {})}
+    model_params = {**network, **config.get("model_params", {})}
+    tuned = config.get("threshold") in TUNED
     seeds = sorted({r["seed"] for r in records})
     compute = sum(r["tuning_seconds"] for r in records)
     env = ", ".join(f"{k} {v}" for k, v in environment.items())
@@ -152,7 +156,7 @@ def render_report(
             "hyper-parameters on validation without naming them; the threshold matters most "
             "for the class-weighted loss (see the discussion). The `F1 at 0.5` column scores "
             "the same models at 0.5; `--threshold 0.5` fixes it instead."
-            if config.get("threshold") == "tune"
+            if tuned
             else f"fixed at {config.get('threshold')} (`--threshold`)."
         ),
         f"- **Seeds**: {seeds}; tables give mean ± sample std over seeds.",
@@ -181,7 +185,7 @@ def render_report(
         "",
         "## Discussion of the study's table",
         "",
-        *study_discussion(binary_runs(frame), comparison, tuned=config.get("threshold") == "tune"),
+        *study_discussion(binary_runs(frame), comparison, tuned=tuned),
     ]
     if "multiclass" in tables:
         lines += ["", "## Six-class cyberbullying (the study's future work)", ""]

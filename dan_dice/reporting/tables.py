@@ -59,7 +59,11 @@ def n_collapsed(majority_share: pd.Series) -> int:
     return int((majority_share >= COLLAPSE_SHARE).sum())
 
 
-def _mean_std(values: pd.Series) -> str:
+def mean_std(values: pd.Series, *, lone_std: bool = False) -> str:
+    """``mean ± sample std`` to 4 decimals; a single value alone, or with ``± 0.0000`` where
+    ``lone_std`` (the study's tables, whose columns line up)."""
+    if len(values) == 1 and not lone_std:
+        return f"{values.iloc[0]:.4f}"
     return f"{values.mean():.4f} ± {values.std(ddof=1) if len(values) > 1 else 0:.4f}"
 
 
@@ -69,7 +73,7 @@ def _cell(dataset: str, loss: str, group: pd.DataFrame) -> dict[str, str | int]:
         "dataset": dataset,
         "loss": loss,
         "runs": len(group),
-        "accuracy": _mean_std(group["accuracy"]),
+        "accuracy": mean_std(group["accuracy"], lone_std=True),
     }
 
 
@@ -82,7 +86,7 @@ def _collapsed(group: pd.DataFrame) -> str:
 def _flagged_f1(group: pd.DataFrame) -> str:
     """Mean ± std F1, followed by the collapse flag when any run collapsed."""
     collapsed = n_collapsed(group["majority_share"])
-    return _mean_std(group["f1"]) + (f" ⚠ {collapsed}" if collapsed else "")
+    return mean_std(group["f1"], lone_std=True) + (f" ⚠ {collapsed}" if collapsed else "")
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -101,10 +105,10 @@ def summary_table(frame: pd.DataFrame, baselines: dict[str, dict]) -> pd.DataFra
         rows.append(
             {
                 **_cell(dataset, loss, group),
-                "F1": _mean_std(group["f1"]),
-                "macro-F1": _mean_std(group["macro_f1"]),
-                "threshold": _mean_std(group["threshold"]),
-                "F1 at 0.5": _mean_std(group["f1_at_0.5"]),
+                "F1": mean_std(group["f1"], lone_std=True),
+                "macro-F1": mean_std(group["macro_f1"], lone_std=True),
+                "threshold": mean_std(group["threshold"], lone_std=True),
+                "F1 at 0.5": mean_std(group["f1_at_0.5"], lone_std=True),
                 "study acc.": f"{study[0]:.4f}" if study else "",
                 "study F1": f"{study[1]:.4f}" if study else "",
                 "collapsed runs": _collapsed(group),
@@ -170,7 +174,7 @@ def multiclass_table(records: Sequence[dict], baselines: dict[str, dict]) -> pd.
         rows.append(
             {
                 **_cell(dataset, loss, group),
-                "macro-F1": _mean_std(group["macro_f1"]),
+                "macro-F1": mean_std(group["macro_f1"], lone_std=True),
                 **{
                     f"F1 {name}": f"{f1:.3f}"
                     for name, f1 in zip(group["target_names"].iloc[0], per_class, strict=True)
