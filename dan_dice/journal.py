@@ -6,9 +6,10 @@ runs made by the same code with the same settings (:func:`code_fingerprint`); an
 journal is refused, never silently reused.
 
 Reading never loses a good run: a line that is not a run (not UTF-8, not JSON, not an object,
-missing keys, a repeat of an earlier run, or the unfinished last line a kill leaves) is skipped
-with a warning naming the file and line, copied to ``runs.jsonl.skipped``, and the journal is
-rewritten without it (atomically), so every good line before and after it is kept.
+keys or value types other than the suite's :class:`RunSchema` says, a repeat of an earlier run,
+or the unfinished last line a kill leaves) is skipped with a warning naming the file and line,
+copied to ``runs.jsonl.skipped``, and the journal is rewritten without it (atomically), so
+every good line before and after it is kept, and no damaged run reaches the reports.
 
 Only one process writes an output folder at a time: :func:`lock_folder` holds an exclusive
 ``flock`` on ``.lock`` in it, which the kernel releases when the process ends, even by
@@ -26,7 +27,8 @@ import platform
 import socket
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
@@ -45,6 +47,44 @@ RUN_KEYS = ("dataset", "loss", "seed", "config")
 """Keys every journaled run has: its (dataset, loss, seed) and the fingerprint it was made under."""
 CONTEXT_KEYS = ("train_seconds", "tuning_seconds", "worker")
 """Keys of a run that describe where and how fast it ran, not what it computed."""
+
+
+@dataclass(frozen=True)
+class RunSchema:
+    """The keys of a suite's journaled run and the JSON types of their values, besides
+    :data:`RUN_KEYS`, ``command`` and ``worker``, which every run has. ``float`` stands for any
+    number (an integer too, never a bool); ``type(None)`` allows null."""
+
+    required: Mapping[str, tuple[type, ...]]
+    optional: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
+
+    def problem(self, record: dict) -> str:
+        """What in ``record`` does not fit, or ``""``."""
+        required = {**_EVERY_RUN, **self.required}
+        missing = [key for key in required if key not in record]
+        unknown = [k for k in record if k not in required and k not in self.optional]
+        if missing or unknown:
+            parts = [f"missing key(s) {', '.join(missing)}"] if missing else []
+            parts += [f"unknown key(s) {', '.join(unknown)}"] if unknown else []
+            return f"not a run of this suite: {'; '.join(parts)}"
+        for key, types in {**required, **self.optional}.items():
+            if key in record and not _of_type(record[key], types):
+                return f"not a run of this suite: {key} is {type(record[key]).__name__}"
+        return ""
+
+
+_EVERY_RUN = {
+    **{"dataset": (str,), "loss": (str,), "seed": (int,), "config": (dict,)},
+    **{"command": (str,), "worker": (str,)},
+}
+
+
+def _of_type(value: object, types: tuple[type, ...]) -> bool:
+    if type(value) is bool:
+        return bool in types
+    if isinstance(value, int | float) and float in types:
+        return True
+    return type(value) in types
 
 
 class JournalWarning(UserWarning):
@@ -116,8 +156,11 @@ def _normalized(value):
     return json.loads(json.dumps(value))
 
 
-def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[dict]:
-    """The finished runs of the journal ``path`` (none if it does not exist), in order.
+def read_journal(
+    path: Path, fingerprint: dict, *, repair: bool = True, schema: RunSchema | None = None
+) -> list[dict]:
+    """The finished runs of the journal ``path`` (none if it does not exist), in order; with a
+    ``schema``, a line whose keys or value types differ from it is a bad line.
 
     Bad lines are skipped with a :class:`JournalWarning` naming ``path`` and the line; with
     ``repair`` (call it only while holding the folder's lock) they are appended to
@@ -138,6 +181,14 @@ def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[
     unfinished = lines.pop()  # b"" when the file ends with a newline, as every append does
     for number, line in enumerate(lines, start=1):
         record, problem = _parse(line)
+        if record is not None and record["config"] != expected:
+            raise ValueError(
+                f"{path} holds runs made with other settings or code (line {number}: "
+                f"{_differences(record['config'], expected)}); pass --fresh to start over or "
+                "--out to write elsewhere"
+            )
+        if record is not None and schema is not None and schema.problem(record):
+            record, problem = None, schema.problem(record)
         if record is not None:
             key = (record["dataset"], record["loss"], record["seed"])
             if key in seen:
@@ -147,12 +198,6 @@ def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[
             bad.append(line)
             warnings.warn(f"{path}, line {number}: skipped, {problem}", JournalWarning, 2)
             continue
-        if record["config"] != expected:
-            raise ValueError(
-                f"{path} holds runs made with other settings or code (line {number}: "
-                f"{_differences(record['config'], expected)}); pass --fresh to start over or "
-                "--out to write elsewhere"
-            )
         records.append(record)
         good.append(line)
     if unfinished:
