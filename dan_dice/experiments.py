@@ -200,15 +200,15 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
     return record
 
 
-NUMBER, TEXT, LIST, OBJECT = (float,), (str,), (list,), (dict,)
 RUN_SCHEMA = journal.RunSchema(
     required={
-        **dict.fromkeys(("accuracy", "f1", "macro_f1", "precision", "recall"), NUMBER),
-        **dict.fromkeys(("lr", "val_f1", "majority_share", "train_seconds"), NUMBER),
-        **{"tuning_seconds": NUMBER, "best_epoch": (int,), "positive_rate": (float, type(None))},
-        **{"per_class_f1": LIST, "target_names": LIST, "history": LIST, "val_f1_by_lr": OBJECT},
+        **dict.fromkeys(("accuracy", "f1", "macro_f1", "precision", "recall"), (float,)),
+        **dict.fromkeys(("lr", "val_f1", "majority_share", "train_seconds"), (float,)),
+        **{"tuning_seconds": (float,), "best_epoch": (int,), "positive_rate": (float, type(None))},
+        **{"per_class_f1": (list[float],), "target_names": (list[str],)},
+        **{"history": (list[dict],), "val_f1_by_lr": (dict[str, float],)},
     },
-    optional=dict.fromkeys(("threshold", "f1_at_0.5", "accuracy_at_0.5"), NUMBER),  # binary
+    optional=dict.fromkeys(("threshold", "f1_at_0.5", "accuracy_at_0.5"), (float,)),  # binary
 )
 """What :func:`run_one` journals (with the run's identity): a line of other keys or types is
 skipped on reading, never reported."""

@@ -26,10 +26,12 @@ import os
 import platform
 import socket
 import time
+import typing
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .files import atomic_write_text
@@ -53,10 +55,11 @@ CONTEXT_KEYS = ("train_seconds", "tuning_seconds", "worker")
 class RunSchema:
     """The keys of a suite's journaled run and the JSON types of their values, besides
     :data:`RUN_KEYS`, ``command`` and ``worker``, which every run has. ``float`` stands for any
-    number (an integer too, never a bool); ``type(None)`` allows null."""
+    number (an integer too, never a bool), ``type(None)`` for null; ``list[float]`` and
+    ``dict[str, float]`` check their items too."""
 
-    required: Mapping[str, tuple[type, ...]]
-    optional: Mapping[str, tuple[type, ...]] = field(default_factory=dict)
+    required: Mapping[str, tuple[Any, ...]]
+    optional: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def problem(self, record: dict) -> str:
         """What in ``record`` does not fit, or ``""``."""
@@ -68,8 +71,8 @@ class RunSchema:
             parts += [f"unknown key(s) {', '.join(unknown)}"] if unknown else []
             return f"not a run of this suite: {'; '.join(parts)}"
         for key, types in {**required, **self.optional}.items():
-            if key in record and not _of_type(record[key], types):
-                return f"not a run of this suite: {key} is {type(record[key]).__name__}"
+            if key in record and not any(_of_type(record[key], kind) for kind in types):
+                return f"not a run of this suite: {key} has the wrong type ({record[key]!r:.40})"
         return ""
 
 
@@ -79,12 +82,14 @@ _EVERY_RUN = {
 }
 
 
-def _of_type(value: object, types: tuple[type, ...]) -> bool:
-    if type(value) is bool:
-        return bool in types
-    if isinstance(value, int | float) and float in types:
-        return True
-    return type(value) in types
+def _of_type(value: object, kind: Any) -> bool:
+    """Whether the JSON ``value`` is of ``kind`` (see :class:`RunSchema`)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is list:
+        return type(value) is list and all(_of_type(item, args[0]) for item in value)
+    if origin is dict:
+        return type(value) is dict and all(_of_type(item, args[1]) for item in value.values())
+    return type(value) in ((int, float) if kind is float else (kind,))
 
 
 class JournalWarning(UserWarning):

@@ -127,10 +127,14 @@ _SCORES = ("micro_f1", "macro_f1", "hamming", "subset_accuracy", "micro_precisio
 RUN_SCHEMA = journal.RunSchema(
     required={
         **dict.fromkeys((*_SCORES, "val_macro_f1", "fit_seconds"), (float,)),
-        **{"method": (str,), "params": (str,), "per_label": (dict,), "sizes": (dict,)},
-        **dict.fromkeys(("thresholds", "train_counts", "target_names"), (list,)),
+        **{"method": (str,), "params": (str,), "per_label": (dict[str, list[float]],)},
+        **{"sizes": (dict[str, int],), "thresholds": (list[float],)},
+        **{"train_counts": (list[int],), "target_names": (list[str],)},
     },
-    optional={"best_epoch": (int,), "history": (list,), "val_macro_f1_by_C": (dict,)},
+    optional={
+        **{"best_epoch": (int,), "history": (list[dict],)},
+        **{"val_macro_f1_by_C": (dict[str, float],)},
+    },
 )
 """What :func:`run_one` journals (a DAN run has ``best_epoch`` and ``history``, the peer
 ``val_macro_f1_by_C``): a line of other keys or types is skipped on reading."""
