@@ -224,8 +224,14 @@ def estimators(draw) -> tuple[dict, object]:
         weights = st.dictionaries(st.sampled_from(classes), st.floats(0, 5), min_size=1)
         class_weight = st.one_of(st.none(), st.just("balanced"), weights)
     loss = draw(st.sampled_from(losses))
+    loss_params = {  # a parameter of each kind: float, bool, a float or None
+        "dice": st.fixed_dictionaries({"smooth": st.floats(0.01, 2)}),
+        "focal": st.fixed_dictionaries({"gamma": st.floats(0, 3)}),
+        "class_balanced": st.fixed_dictionaries({"focal": st.booleans()}),
+    }.get(loss, st.none())
     params = {
         "loss": loss,
+        "loss_params": draw(st.one_of(st.none(), loss_params)),
         "class_weight": draw(class_weight) if loss in ("ce", "bce") else None,
         "pooling": draw(st.sampled_from(["mean", "attention", "max", "mean+max", "attention+max"])),
         "hidden_sizes": draw(st.lists(st.integers(1, 8), min_size=1, max_size=2).map(tuple)),
@@ -234,7 +240,7 @@ def estimators(draw) -> tuple[dict, object]:
         "freeze_embeddings": draw(st.booleans()),
         "min_count": draw(st.integers(1, 3)),
         "lr": draw(st.floats(1e-4, 0.1)),
-        "batch_size": draw(st.integers(1, 64)),
+        "batch_size": draw(st.integers(8, 64)),  # a few steps: the test stays fast
         "max_epochs": 1,
         "patience": draw(st.integers(1, 9)),
         "patience_steps": draw(st.integers(0, 9)),
