@@ -120,13 +120,13 @@ def _check_test_size(test_size: float | int, n: int) -> None:
 
 def _multilabel_split(X: Sequence, Y, val_size: float, test_size: float, seed) -> tuple:
     """:func:`train_val_test_split` of multi-label ``Y``, by two iterative holdouts."""
-    if len(X) != len(Y):
-        raise ValueError(f"X has {len(X)} examples and y {len(Y)} rows")
     if multilabel_type(Y) == "multilabel-sequences":
         indicator = check_targets(Y, len(Y))[2]
     else:
-        indicator = _indicator(Y)
+        indicator = _indicator(Y)  # a sparse matrix has no len()
     n = len(indicator)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} examples and y {n} rows")
     rest, test = multilabel_holdout(indicator, test_size, seed)
     n_val = round(val_size * n)  # val_size is a fraction of all of X: a count, from the rest
     if not 1 <= n_val < len(rest):
