@@ -297,7 +297,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run only the GoEmotions multi-label suite (each multi-label loss and a TF-IDF "
         "peer) into multilabel.md; it takes --losses, --seeds (default 3), --epochs (default: "
-        "the estimator's), --data-dir, --device, --jobs, --scheduler, --out, --quick, --fresh",
+        "the estimator's), --data-dir, --device, --jobs, --scheduler, --scheduler-timeout, --out, "
+        "--quick, --fresh",
     )
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
