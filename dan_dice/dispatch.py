@@ -103,6 +103,7 @@ def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> None:
     that does not answer as a scheduler in time (a ``Client``'s own timeout covers the
     connection, not the handshake, so a port that accepts and never speaks would hang it)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from distributed.comm import connect
 
@@ -119,8 +120,9 @@ def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> None:
         finally:
             comm.abort()
 
-    try:
-        answer = asyncio.run(asyncio.wait_for(identity(), timeout))
+    try:  # in a thread of its own: the caller's may run an event loop (Jupyter)
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
     except ValueError as exc:
         raise ValueError(f"invalid Dask scheduler address {address!r}: {exc}") from exc
     except OSError as exc:  # TimeoutError is one
