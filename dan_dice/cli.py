@@ -1,7 +1,9 @@
 """The ``dan-dice`` command line.
 
 Every command reports bad input (missing file, wrong columns, unknown option...) as one line
-``dan-dice: error: ...`` on stderr with exit status 2, never as a traceback.
+``dan-dice: error: ...`` on stderr with exit status 2, never as a traceback, and each warning
+as one line ``dan-dice: warning: ...``. Options are never abbreviated (``--multi`` is not
+``--multilabel``).
 
 Multi-label: ``train --csv FILE --label-separator SEP`` reads each label cell as a list of
 labels (``"joy,anger"`` with ``,``; an empty cell is a text without any), and ``train --dataset
@@ -16,6 +18,7 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from itertools import islice
 from pathlib import Path
@@ -29,9 +32,16 @@ USAGE_ERRORS = (ValueError, LookupError, OSError)
 
 
 def run_guarded(main: Callable[[], int | None], prog: str = "dan-dice") -> int:
-    """Run ``main`` and turn a usage error into a one-line message and exit status 2."""
+    """Run ``main``, turning a usage error into a one-line message and exit status 2, and
+    showing each warning as one line on stderr (not Python's two, with a line of source)."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{prog}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
     try:
-        return main() or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            return main() or 0
     except USAGE_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
@@ -56,8 +66,6 @@ def run_experiments(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> None:
-    import warnings
-
     from .datafiles import read_labelled_csv
     from .datasets import MULTILABEL_DATASETS, load_dataset
     from .estimator import DANClassifier
@@ -233,13 +241,15 @@ def _predict(args: argparse.Namespace) -> None:
             )
     else:  # binary: P(positive) only
         key, columns = "label", ["probability"] if len(classes) == 2 else classes
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    if args.format == "csv":
-        writer.writerow([key, *columns])
-    source = open(args.file, "rb") if args.file else sys.stdin  # noqa: SIM115
+    path = None if args.file is None or str(args.file) == "-" else args.file  # -: stdin
+    source = open(path, "rb") if path else sys.stdin  # noqa: SIM115
     with source:
-        lines = _texts(source, args.file)
-        while texts := list(islice(lines, 1024)):
+        lines = _texts(source, path)
+        texts = list(islice(lines, 1024))  # the input is opened and read before any output
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        if args.format == "csv":
+            writer.writerow([key, *columns])
+        while texts:
             proba = clf.predict_proba(texts)
             labels = clf.labels_from_proba(proba)
             labels = [list(s) for s in labels] if multilabel else labels.tolist()
@@ -252,6 +262,7 @@ def _predict(args: argparse.Namespace) -> None:
                     writer.writerow([separator.join(map(str, label)), *row])
                 else:
                     writer.writerow([label, *row])
+            texts = list(islice(lines, 1024))
 
 
 def _texts(source, path: Path | None):
@@ -273,14 +284,15 @@ def _texts(source, path: Path | None):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dan-dice", description="GloVe DAN text classifiers with Dice-family losses."
+        prog="dan-dice",
+        description="GloVe DAN text classifiers with Dice-family losses.",
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser(  # listed here; main hands its options to run_experiments
         "experiments",
         help="reproduce the study (same as run_experiments.py; --help for its options)",
-        add_help=False,
     )
 
     train = commands.add_parser(
@@ -288,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit a model on a 60/20/20 split (train / validation / test) and save it",
         description="Fit on the train part, stop early on the validation part, report test "
         "accuracy and F1 (of the positive class; macro for more classes), save the model.",
+        allow_abbrev=False,
     )
     data = train.add_mutually_exclusive_group(required=True)
     data.add_argument(
@@ -334,7 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     export = commands.add_parser(
-        "export", help="write a saved model as a small artifact for `dan-dice predict`"
+        "export",
+        help="write a saved model as a small artifact for `dan-dice predict`",
+        allow_abbrev=False,
     )
     export.add_argument("model", type=Path, metavar="MODEL", help="a model saved by `train`")
     export.add_argument("out", type=Path, metavar="OUT", help="the artifact to write")
@@ -345,9 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict",
         help="classify texts, one per line, with an exported artifact (no torch needed)",
+        allow_abbrev=False,
     )
     predict.add_argument("--model", type=Path, required=True, metavar="ARTIFACT")
-    predict.add_argument("file", nargs="?", type=Path, help="texts, one per line (default: stdin)")
+    predict.add_argument(
+        "file", nargs="?", type=Path, help="texts, one per line (default, or -: stdin)"
+    )
     predict.add_argument(
         "--format",
         choices=("csv", "jsonl"),
@@ -368,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["experiments"]:  # the suites parse their own options, --help included
-        return run_guarded(lambda: run_experiments(argv[1:]))
+        return run_guarded(lambda: run_experiments(argv[1:]), prog="dan-dice experiments")
     args = build_parser().parse_args(argv)
     return run_guarded(lambda: args.handler(args))
 

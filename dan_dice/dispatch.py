@@ -18,6 +18,8 @@ from typing import Any
 
 from .journal import software_fingerprint, worker_description
 
+SCHEDULER_TIMEOUT = 30.0
+"""Seconds a Dask scheduler has to connect and answer (``--scheduler-timeout``)."""
 Task = tuple[Hashable, tuple]
 """``(key, args)``: the caller's name for the run, and the arguments of the function."""
 
@@ -37,18 +39,20 @@ def dispatch(
     *,
     jobs: int = 1,
     scheduler: str | None = None,
+    scheduler_timeout: float = SCHEDULER_TIMEOUT,
 ) -> Iterator[tuple[Hashable, Any, str]]:
     """Yield ``(key, fn(*args), worker)`` for every task as it finishes.
 
     ``scheduler``: the address of a Dask scheduler (``tcp://host:8786``); its workers run the
-    tasks and need the same ``dan_dice`` installed as here. Otherwise ``jobs`` local
+    tasks and need the same ``dan_dice`` installed as here; it must answer Dask's handshake
+    within ``scheduler_timeout`` seconds (an ``OSError`` otherwise). Otherwise ``jobs`` local
     processes (joblib, loky backend), or this process when ``jobs`` is 1. ``fn`` must be a
     module-level function (workers import it by name).
     """
     if not tasks:  # nothing to do: no cluster to reach, no process to start
         return
     if scheduler is not None:
-        results = _on_dask(fn, tasks, scheduler)
+        results = _on_dask(fn, tasks, scheduler, scheduler_timeout)
     elif jobs == 1 or len(tasks) <= 1:
         results = (call(fn, key, *args) for key, args in tasks)
     else:
@@ -93,14 +97,56 @@ def _die_with_parent(driver: int) -> None:
             os._exit(1)
 
 
-def _on_dask(fn: Callable, tasks: Sequence[Task], scheduler: str) -> Iterator[tuple]:
+def check_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT) -> None:
+    """Connect to the Dask scheduler at ``address`` and have it say what it is, all within
+    ``timeout`` seconds: a ``ValueError`` for a malformed address, an ``OSError`` for anything
+    that does not answer as a scheduler in time (a ``Client``'s own timeout covers the
+    connection, not the handshake, so a port that accepts and never speaks would hang it)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+
+    if not timeout > 0:
+        raise ValueError(
+            f"the scheduler timeout must be a positive number of seconds, got {timeout}"
+        )
+
+    async def identity() -> Any:
+        comm = await connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity"})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:  # in a thread of its own: the caller's may run an event loop (Jupyter)
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, asyncio.wait_for(identity(), timeout)).result()
+    except ValueError as exc:
+        raise ValueError(f"invalid Dask scheduler address {address!r}: {exc}") from exc
+    except OSError as exc:  # TimeoutError is one
+        raise OSError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
+            f"({str(exc) or 'no answer to the handshake'}); is it a Dask scheduler? "
+            "--scheduler-timeout waits longer"
+        ) from exc
+    if not isinstance(answer, dict) or answer.get("type") != "Scheduler":
+        raise OSError(f"{address} is not a Dask scheduler (it answered {answer!r:.80})")
+
+
+def _on_dask(
+    fn: Callable, tasks: Sequence[Task], scheduler: str, timeout: float
+) -> Iterator[tuple]:
     """One Dask task per run; an argument shared by several runs (a dataset's split, the
     config) is sent to the cluster once. Closing the client (the caller stops, or dies and the
-    scheduler notices) releases the runs not yet finished."""
+    scheduler notices) releases the runs not yet finished. The scheduler is checked first
+    (:func:`check_scheduler`): no client is made for an address that would hang it."""
     from distributed import Client, as_completed
 
+    check_scheduler(scheduler, timeout)
     try:
-        client = Client(scheduler, timeout="20s", set_as_default=False)
+        client = Client(scheduler, timeout=f"{timeout}s", set_as_default=False)
     except OSError as exc:  # TimeoutError is one
         raise OSError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     with client:

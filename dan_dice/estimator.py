@@ -19,14 +19,20 @@ from sklearn.utils.validation import check_is_fitted
 
 from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
 from .files import one_line
-from .losses import get_loss
+from .losses import WEIGHTED_FORMS, get_loss
 from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
 from .params import Threshold, check_params
-from .persistence import read_model, save_model
+from .persistence import check_saveable, read_model, save_model
 from .splits import multilabel_holdout
-from .targets import MULTILABEL, check_targets, decode_targets, encode_targets
+from .targets import (
+    MULTILABEL,
+    check_targets,
+    check_validation_labels,
+    decode_targets,
+    encode_targets,
+)
 from .text import build_vocabulary, check_texts, encode_corpus
 from .training import (
     CollapseWarning,
@@ -215,12 +221,15 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         threshold = Threshold.parse(self.threshold)
         X = check_texts(X)
         self.y_type_, self.classes_, y = check_targets(y, len(X))
+        check_saveable(self)
         multilabel = self.y_type_ in MULTILABEL
         rng = check_random_state(self.random_state)
         if validation_data is None:
             X, X_val, y, y_val = self._hold_out(X, y, rng.randint(2**31))
         else:
             X_val, y_val = self._check_validation(validation_data)
+        if multilabel:
+            check_validation_labels(y_val, self.classes_)
         device = resolve_device(self.device)
         n_classes = len(self.classes_)
         if multilabel:
@@ -270,7 +279,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.collapsed_ = result.collapsed
         self.threshold_ = self._fit_threshold(val_data, threshold)
         if self.collapsed_:
-            message = _collapse_message(result.history[self.best_epoch_ - 1])
+            message = _collapse_message(result.history[self.best_epoch_ - 1], self)
             warnings.warn(message, CollapseWarning, stacklevel=2)
         return self
 
@@ -393,7 +402,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             X_val, y_val = validation_data
         except (TypeError, ValueError) as exc:
             raise ValueError("validation_data must be a pair (X_val, y_val)") from exc
-        X_val = check_texts(X_val)
+        X_val = check_texts(X_val, name="X_val")
         y_val = encode_targets(y_val, len(X_val), self.y_type_, self.classes_, name="y_val")
         if y_val.ndim == 1 and len(np.unique(y_val)) < 2:
             label = self.classes_[y_val[0]].item()
@@ -446,11 +455,18 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         )
 
 
-def _collapse_message(epoch: dict[str, float]) -> str:
+def _collapse_message(epoch: dict[str, float], clf: DANClassifier) -> str:
+    """The warning of a collapsed fit; it advises only what ``clf``'s case accepts."""
+    remedies = [] if Threshold.parse(clf.threshold).tuned else ["threshold='tune'"]
+    if clf.y_type_ in MULTILABEL:  # class_weight is refused there
+        if clf.loss not in ("class_balanced", "distribution_balanced"):
+            remedies.append("loss='distribution_balanced'")
+    elif clf.class_weight is None and clf.loss in WEIGHTED_FORMS:
+        remedies.append("class_weight='balanced'")
+    remedies.append("more data, a larger lr or more patience_steps")
     return (
         f"the fitted model predicts one class for {epoch['val_majority_share']:.1%} of the "
         f"validation texts (epoch {int(epoch['epoch'])} restored, validation F1 "
         f"{epoch['val_f1']:.3f}): it learned little beyond the majority class. Try "
-        "threshold='tune', class_weight='balanced', more data, a larger lr or more "
-        "patience_steps"
+        + ", ".join(remedies)
     )

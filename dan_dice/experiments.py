@@ -31,6 +31,7 @@ from . import journal, study_data
 from .arguments import threshold_arg
 from .datasets import DATASETS, load_dataset
 from .deprecation import moved
+from .dispatch import SCHEDULER_TIMEOUT
 from .files import atomic_write_text, check_writable_folder
 from .journal import JOURNAL, SKIPPED, lock_folder
 from .machine import software
@@ -155,10 +156,25 @@ def run_one(split: Split, loss: str, seed: int, config: Config) -> dict:
     return record
 
 
+RUN_SCHEMA = journal.RunSchema(
+    required={
+        **dict.fromkeys(("accuracy", "f1", "macro_f1", "precision", "recall"), (float,)),
+        **dict.fromkeys(("lr", "val_f1", "majority_share", "train_seconds"), (float,)),
+        **{"tuning_seconds": (float,), "best_epoch": (int,), "positive_rate": (float, type(None))},
+        **{"per_class_f1": (list[float],), "target_names": (list[str],)},
+        **{"history": (list[dict],), "val_f1_by_lr": (dict[str, float],)},
+    },
+    optional=dict.fromkeys(("threshold", "f1_at_0.5", "accuracy_at_0.5"), (float,)),  # binary
+)
+"""What :func:`run_one` journals (with the run's identity): a line of other keys or types is
+skipped on reading, never reported."""
+
+
 def read_journal(path: Path, config: Config, *, repair: bool = False) -> list[dict]:
     """The finished runs journaled in ``path``; refuses a journal of other settings or code.
-    Bad lines are skipped with a warning (see :func:`dan_dice.journal.read_journal`)."""
-    return journal.read_journal(path, config.fingerprint(), repair=repair)
+    Bad lines, and lines not of :data:`RUN_SCHEMA`, are skipped with a warning (see
+    :func:`dan_dice.journal.read_journal`)."""
+    return journal.read_journal(path, config.fingerprint(), repair=repair, schema=RUN_SCHEMA)
 
 
 def run(
@@ -169,6 +185,7 @@ def run(
     verbose: bool = True,
     command: str = "",
     scheduler: str | None = None,
+    scheduler_timeout: float = SCHEDULER_TIMEOUT,
 ) -> list[dict]:
     """Run every missing (dataset, loss, seed) of ``config``, each as one task (``jobs`` local
     processes, or the Dask cluster whose scheduler is at ``scheduler``), journaling each in
@@ -196,6 +213,8 @@ def run(
         run_one,
         jobs=jobs,
         scheduler=scheduler,
+        scheduler_timeout=scheduler_timeout,
+        schema=RUN_SCHEMA,
         command=command,
         describe=_describe if verbose else None,
     )
@@ -224,6 +243,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="run_experiments.py",
         description="Reproduce the study (DAN on GloVe, each loss and seed) into reports/.",
+        allow_abbrev=False,
     )
     add = parser.add_argument
     add("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA, else data/)")
@@ -238,7 +258,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run only the GoEmotions multi-label suite (each multi-label loss and a TF-IDF "
         "peer) into multilabel.md; it takes --losses, --seeds (default 3), --epochs (default: "
-        "the estimator's), --data-dir, --device, --jobs, --scheduler, --out, --quick, --fresh",
+        "the estimator's), --data-dir, --device, --jobs, --scheduler, --scheduler-timeout, --out, "
+        "--quick, --fresh",
     )
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
     add("--epochs", type=int, default=30, help="most epochs per fit (default 30)")
@@ -263,6 +284,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="ADDRESS",
         help="train the runs on the Dask cluster whose scheduler is at ADDRESS (e.g. "
         "tcp://host:8786; its workers need the same dan_dice) instead of --jobs processes",
+    )
+    add(
+        "--scheduler-timeout",
+        type=float,
+        default=SCHEDULER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long the scheduler has to answer (default {SCHEDULER_TIMEOUT:g})",
     )
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
@@ -331,8 +359,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (out / name).unlink(missing_ok=True)
         started = time.perf_counter()
         before = len(read_journal(out / JOURNAL, config, repair=True))
+        _read_invocations(out / INVOCATIONS)  # a damaged file fails now, not after training
         records = run(
-            config, out, args.data_dir, args.jobs, command=command, scheduler=args.scheduler
+            config,
+            out,
+            args.data_dir,
+            args.jobs,
+            command=command,
+            scheduler=args.scheduler,
+            scheduler_timeout=args.scheduler_timeout,
         )
         wall = time.perf_counter() - started
         invocations = _record_invocation(
@@ -357,14 +392,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _read_invocations(path: Path) -> list[dict]:
+    """The invocations listed in ``path`` (none if it does not exist); a damaged file is a
+    ``ValueError`` naming it, raised before any training."""
+    try:
+        invocations = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return []
+    except ValueError as exc:  # JSON's and UTF-8's errors
+        raise ValueError(f"{path} is damaged: not JSON ({exc}); repair or remove it") from exc
+    if not isinstance(invocations, list) or not all(isinstance(i, dict) for i in invocations):
+        raise ValueError(f"{path} is damaged: not a list of invocations; repair or remove it")
+    return invocations
+
+
 def _record_invocation(out: Path, new_journal: bool, **invocation) -> list[dict]:
     """Add this invocation (command, runs added, wall time) to ``invocations.json``, unless it
     only re-rendered the reports. With a ``new_journal`` (no run journaled before this one: a
     fresh clone, ``--fresh``), the invocations of earlier journals are dropped: they did not make
     these runs."""
     path = out / INVOCATIONS
-    exists = path.exists() and not new_journal
-    invocations = json.loads(path.read_text(encoding="utf-8")) if exists else []
+    invocations = [] if new_journal else _read_invocations(path)
     if invocation["runs_added"]:
         invocations.append(invocation)
         atomic_write_text(path, json.dumps(invocations, indent=1) + "\n")

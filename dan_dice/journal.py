@@ -6,9 +6,10 @@ runs made by the same code with the same settings (:func:`code_fingerprint`); an
 journal is refused, never silently reused.
 
 Reading never loses a good run: a line that is not a run (not UTF-8, not JSON, not an object,
-missing keys, a repeat of an earlier run, or the unfinished last line a kill leaves) is skipped
-with a warning naming the file and line, copied to ``runs.jsonl.skipped``, and the journal is
-rewritten without it (atomically), so every good line before and after it is kept.
+keys or value types other than the suite's :class:`RunSchema` says, a repeat of an earlier run,
+or the unfinished last line a kill leaves) is skipped with a warning naming the file and line,
+copied to ``runs.jsonl.skipped``, and the journal is rewritten without it (atomically), so
+every good line before and after it is kept, and no damaged run reaches the reports.
 
 Only one process writes an output folder at a time: :func:`lock_folder` holds an exclusive
 ``flock`` on ``.lock`` in it, which the kernel releases when the process ends, even by
@@ -25,9 +26,12 @@ import os
 import platform
 import socket
 import time
+import typing
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .files import atomic_write_text
 from .machine import cpu_name
@@ -48,6 +52,47 @@ RUN_KEYS = ("dataset", "loss", "seed", "config")
 """Keys every journaled run has: its (dataset, loss, seed) and the fingerprint it was made under."""
 CONTEXT_KEYS = ("train_seconds", "tuning_seconds", "worker")
 """Keys of a run that describe where and how fast it ran, not what it computed."""
+
+
+@dataclass(frozen=True)
+class RunSchema:
+    """The keys of a suite's journaled run and the JSON types of their values, besides
+    :data:`RUN_KEYS`, ``command`` and ``worker``, which every run has. ``float`` stands for any
+    number (an integer too, never a bool), ``type(None)`` for null; ``list[float]`` and
+    ``dict[str, float]`` check their items too."""
+
+    required: Mapping[str, tuple[Any, ...]]
+    optional: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def problem(self, record: dict) -> str:
+        """What in ``record`` does not fit, or ``""``."""
+        required = {**_EVERY_RUN, **self.required}
+        missing = [key for key in required if key not in record]
+        unknown = [k for k in record if k not in required and k not in self.optional]
+        if missing or unknown:
+            parts = [f"missing key(s) {', '.join(missing)}"] if missing else []
+            parts += [f"unknown key(s) {', '.join(unknown)}"] if unknown else []
+            return f"not a run of this suite: {'; '.join(parts)}"
+        for key, types in {**required, **self.optional}.items():
+            if key in record and not any(_of_type(record[key], kind) for kind in types):
+                return f"not a run of this suite: {key} has the wrong type ({record[key]!r:.40})"
+        return ""
+
+
+_EVERY_RUN = {
+    **{"dataset": (str,), "loss": (str,), "seed": (int,), "config": (dict,)},
+    **{"command": (str,), "worker": (str,)},
+}
+
+
+def _of_type(value: object, kind: Any) -> bool:
+    """Whether the JSON ``value`` is of ``kind`` (see :class:`RunSchema`)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is list:
+        return type(value) is list and all(_of_type(item, args[0]) for item in value)
+    if origin is dict:
+        return type(value) is dict and all(_of_type(item, args[1]) for item in value.values())
+    return type(value) in ((int, float) if kind is float else (kind,))
 
 
 class JournalWarning(UserWarning):
@@ -113,8 +158,11 @@ def _normalized(value):
     return json.loads(json.dumps(value))
 
 
-def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[dict]:
-    """The finished runs of the journal ``path`` (none if it does not exist), in order.
+def read_journal(
+    path: Path, fingerprint: dict, *, repair: bool = True, schema: RunSchema | None = None
+) -> list[dict]:
+    """The finished runs of the journal ``path`` (none if it does not exist), in order; with a
+    ``schema``, a line whose keys or value types differ from it is a bad line.
 
     Bad lines are skipped with a :class:`JournalWarning` naming ``path`` and the line; with
     ``repair`` (call it only while holding the folder's lock) they are appended to
@@ -135,6 +183,14 @@ def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[
     unfinished = lines.pop()  # b"" when the file ends with a newline, as every append does
     for number, line in enumerate(lines, start=1):
         record, problem = _parse(line)
+        if record is not None and record["config"] != expected:
+            raise ValueError(
+                f"{path} holds runs made with other settings or code (line {number}: "
+                f"{_differences(record['config'], expected)}); pass --fresh to start over or "
+                "--out to write elsewhere"
+            )
+        if record is not None and schema is not None and schema.problem(record):
+            record, problem = None, schema.problem(record)
         if record is not None:
             key = (record["dataset"], record["loss"], record["seed"])
             if key in seen:
@@ -144,12 +200,6 @@ def read_journal(path: Path, fingerprint: dict, *, repair: bool = True) -> list[
             bad.append(line)
             warnings.warn(f"{path}, line {number}: skipped, {problem}", JournalWarning, 2)
             continue
-        if record["config"] != expected:
-            raise ValueError(
-                f"{path} holds runs made with other settings or code (line {number}: "
-                f"{_differences(record['config'], expected)}); pass --fresh to start over or "
-                "--out to write elsewhere"
-            )
         records.append(record)
         good.append(line)
     if unfinished:

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import journal
 from .datasets import load_goemotions
+from .dispatch import SCHEDULER_TIMEOUT
 from .files import check_writable_folder
 from .journal import MULTILABEL_JOURNAL, lock_folder
 from .metrics import multilabel_scores, per_label_scores
@@ -126,6 +127,23 @@ def quick_subset(Y: np.ndarray, n: int) -> np.ndarray:
     return np.array(sorted(set(keep)), dtype=np.int64)
 
 
+_SCORES = ("micro_f1", "macro_f1", "hamming", "subset_accuracy", "micro_precision", "micro_recall")
+RUN_SCHEMA = journal.RunSchema(
+    required={
+        **dict.fromkeys((*_SCORES, "val_macro_f1", "fit_seconds"), (float,)),
+        **{"method": (str,), "params": (str,), "per_label": (dict[str, list[float]],)},
+        **{"sizes": (dict[str, int],), "thresholds": (list[float],)},
+        **{"train_counts": (list[int],), "target_names": (list[str],)},
+    },
+    optional={
+        **{"best_epoch": (int,), "history": (list[dict],)},
+        **{"val_macro_f1_by_C": (dict[str, float],)},
+    },
+)
+"""What :func:`run_one` journals (a DAN run has ``best_epoch`` and ``history``, the peer
+``val_macro_f1_by_C``): a line of other keys or types is skipped on reading."""
+
+
 def run_one(split: Split, loss: str, seed: int, config: MultilabelConfig) -> dict:
     """Train one method (a DAN loss at ``seed``, or the peer) on ``split`` and score the test
     part: micro/macro-F1, Hamming loss, subset accuracy and every label's scores."""
@@ -165,6 +183,7 @@ def run(
     verbose: bool = True,
     command: str = "",
     scheduler: str | None = None,
+    scheduler_timeout: float = SCHEDULER_TIMEOUT,
 ) -> list[dict]:
     """Run every (loss, seed) of ``config`` missing from ``out``'s multi-label journal, each as
     one task (:func:`dan_dice.runner.run_journaled`), journaling each as it arrives; returns
@@ -184,6 +203,8 @@ def run(
         run_one,
         jobs=jobs,
         scheduler=scheduler,
+        scheduler_timeout=scheduler_timeout,
+        schema=RUN_SCHEMA,
         command=command,
         describe=_describe if verbose else None,
     )
@@ -202,6 +223,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="run_experiments.py --multilabel",
         description="GoEmotions multi-label suite: the DAN with each multi-label loss over "
         "seeds, and a TF-IDF + one-vs-rest logistic-regression peer, into multilabel.md.",
+        allow_abbrev=False,
     )
     add = parser.add_argument
     add("--multilabel", action="store_true", help="run this suite (the only one it runs)")
@@ -212,6 +234,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--device", default="auto", choices=options("device"))
     add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
     add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
+    add("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT, metavar="SECONDS")
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
     add("--fresh", action="store_true", help="discard the runs of multilabel_runs.jsonl in --out")
@@ -257,7 +280,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.fresh:
             (out / MULTILABEL_JOURNAL).unlink(missing_ok=True)
         records = run(
-            config, out, args.data_dir, args.jobs, command=command, scheduler=args.scheduler
+            config,
+            out,
+            args.data_dir,
+            args.jobs,
+            command=command,
+            scheduler=args.scheduler,
+            scheduler_timeout=args.scheduler_timeout,
         )
         write_multilabel_reports(records, out, SUITE_NAMES, DANClassifier().get_params())
     print(f"wrote {out / 'multilabel.md'} in {time.perf_counter() - started:.0f} s")

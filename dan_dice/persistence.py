@@ -83,16 +83,12 @@ def save_model(clf: BaseEstimator, path: str | os.PathLike, *, overwrite: bool =
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(clf)
-    params = clf.get_params()
+    params = _saved_params(clf.get_params())
     if callable(params["loss"]):
         raise ValueError(
             f"loss={params['loss']!r} is a callable, which cannot be saved without pickle; "
             "use a named loss, or pickle the estimator"
         )
-    if isinstance(params["random_state"], np.random.RandomState):
-        params["random_state"] = None  # a generator's state is no parameter of the fitted model
-    if isinstance(params["embeddings"], os.PathLike):
-        params["embeddings"] = os.fspath(params["embeddings"])
     weights = {k: v.detach().cpu().contiguous() for k, v in clf.module_.state_dict().items()}
     multilabel = clf.y_type_ in MULTILABEL
     threshold = np.asarray(clf.threshold_, dtype=np.float64)
@@ -118,6 +114,52 @@ def save_model(clf: BaseEstimator, path: str | os.PathLike, *, overwrite: bool =
     version = MULTILABEL_FORMAT_VERSION if multilabel else FORMAT_VERSION
     metadata = {"format": FORMAT, "format_version": str(version), "config": document}
     return write_atomic(path, _signed(weights, metadata), overwrite=overwrite)
+
+
+def check_saveable(clf: BaseEstimator) -> None:
+    """Refuse, as ``fit`` starts, a model that :func:`save_model` could not write or
+    :func:`read_model` give back as it was: parameters without a JSON form, and labels that do
+    not read back as themselves (a callable loss is left to pickle, as ``save`` says)."""
+    from .edge import check_labels
+
+    params = _saved_params(clf.get_params())
+    if callable(params["loss"]):
+        params["loss"] = None
+    try:
+        config = json.loads(
+            json_text({"params": params, "classes": clf.classes_.tolist()}, default=_to_json)
+        )
+        check_labels(
+            config["classes"],
+            clf.classes_.dtype.str,
+            _n_outputs(clf),
+            multilabel=clf.y_type_ in MULTILABEL,
+            ordered=clf.y_type_ != "multilabel-indicator",
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"this model could not be saved: {one_line(exc)}") from exc
+
+
+def _saved_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The constructor parameters as a model file holds them: a generator's state is no
+    parameter of the fitted model (``None``), a path is its ``str``, and ``class_weight``'s
+    labels are plain Python values (JSON keys are text: :func:`_class_weight` reads them back
+    as the labels they name)."""
+    params = dict(params)
+    if isinstance(params["random_state"], np.random.RandomState):
+        params["random_state"] = None
+    if isinstance(params["embeddings"], os.PathLike):
+        params["embeddings"] = os.fspath(params["embeddings"])
+    weight = params["class_weight"]
+    if isinstance(weight, dict):
+        params["class_weight"] = {_to_json(k, strict=False): v for k, v in weight.items()}
+    return params
+
+
+def _n_outputs(clf: BaseEstimator) -> int:
+    """The network's outputs: one per class or label, one for two classes."""
+    n = len(clf.classes_)
+    return 1 if n == 2 and clf.y_type_ not in MULTILABEL else n
 
 
 def read_model(path: str | os.PathLike) -> StoredModel:
@@ -271,6 +313,8 @@ def _stored(config: Any, weights: dict[str, torch.Tensor], version: int) -> Stor
     )
     if not multilabel and y_type != single_label_task(len(classes)):
         raise ValueError(f"y_type {y_type!r} with {len(classes)} classes")
+    if isinstance(params.get("class_weight"), dict):
+        params["class_weight"] = _class_weight(params["class_weight"], classes)
     vocabulary = check_vocabulary(config["vocabulary"])
     table = weights.get("embedding.weight")
     if table is None or table.ndim != 2 or len(table) != len(vocabulary):
@@ -353,6 +397,19 @@ def _check_params(params: dict[str, Any], multilabel: bool = False) -> None:
     check_params(params)
 
 
+def _class_weight(weight: dict[str, Any], classes: np.ndarray) -> dict[Any, Any]:
+    """``class_weight`` with its JSON keys (text) read back as the labels they name: the key
+    ``"1"`` as the label ``1`` of an integer model (files written before this was done too)."""
+    labels = {
+        json.dumps(label) if not isinstance(label, str) else label: label
+        for label in classes.tolist()
+    }
+    unknown = [key for key in weight if key not in labels]
+    if unknown:
+        raise ValueError(f"class_weight names labels that are not the model's: {unknown}")
+    return {labels[key]: value for key, value in weight.items()}
+
+
 def _real(value: Any) -> bool:
     """Whether ``value`` is a JSON number (not a bool): finite, or NaN / infinite."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
@@ -368,11 +425,14 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _to_json(value: Any) -> Any:
-    """JSON form of the numpy values that parameters may hold."""
+def _to_json(value: Any, strict: bool = True) -> Any:
+    """JSON form of the numpy values that parameters may hold (others: a ``TypeError``, or
+    themselves unless ``strict``)."""
     if isinstance(value, np.generic | np.ndarray):
         return value.tolist()
-    raise TypeError(f"{value!r} of type {type(value).__name__} is not JSON-serializable")
+    if strict:
+        raise TypeError(f"{value!r} of type {type(value).__name__} is not JSON-serializable")
+    return value
 
 
 __getattr__ = moved(__name__, "0.2.0", load_model="dan_dice.DANClassifier.load")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import journal
-from .dispatch import dispatch
-from .journal import journal_each, lock_folder
+from .dispatch import SCHEDULER_TIMEOUT, dispatch
+from .journal import RunSchema, journal_each, lock_folder
 
 RUN_KEY = ("dataset", "loss", "seed")
 """What names a run in a journal, in this order."""
@@ -31,6 +31,8 @@ def run_journaled(
     *,
     jobs: int = 1,
     scheduler: str | None = None,
+    scheduler_timeout: float = SCHEDULER_TIMEOUT,
+    schema: RunSchema | None = None,
     command: str = "",
     describe: Callable[[dict], str] | None = None,
 ) -> list[dict]:
@@ -38,14 +40,18 @@ def run_journaled(
     journal ``out/journal_name`` does not hold yet, journaling each run as it arrives (printing
     ``describe(run)`` if given); returns every run of the journal, old and new.
 
-    ``jobs`` local processes, or the Dask cluster whose scheduler is at ``scheduler``. Holds
+    ``jobs`` local processes, or the Dask cluster whose scheduler is at ``scheduler`` (which
+    must answer within ``scheduler_timeout`` seconds). Journal lines not of ``schema`` are
+    skipped with a warning (:func:`dan_dice.journal.read_journal`). Holds
     ``out``'s lock throughout (:func:`dan_dice.journal.lock_folder`): a second run on the same
     folder fails at once, naming this one."""
     with lock_folder(out, command):
         path = out / journal_name
-        records = journal.read_journal(path, fingerprint, repair=True)
+        records = journal.read_journal(path, fingerprint, repair=True, schema=schema)
         tasks = plan({tuple(r[k] for k in RUN_KEY) for r in records})
-        results = dispatch(run_one, tasks, jobs=jobs, scheduler=scheduler)
+        results = dispatch(
+            run_one, tasks, jobs=jobs, scheduler=scheduler, scheduler_timeout=scheduler_timeout
+        )
         finished = (
             (dict(zip(RUN_KEY, key, strict=True)), record, worker)
             for key, record, worker in results

@@ -22,6 +22,8 @@ import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
+from .targets import check_targets, multilabel_type
+
 
 @dataclass
 class Split:
@@ -67,8 +69,10 @@ def train_val_test_split(
 ) -> tuple:
     """Split into stratified train, validation and test parts (60/20/20 by default).
 
-    A 2-D 0/1 ``y`` (one column per label) is split by iterative stratification (see
-    :func:`multilabel_holdout`); its parts keep the type of ``y`` (array or DataFrame rows).
+    Multi-label ``y`` (a 2-D 0/1 indicator, or label lists: :mod:`dan_dice.targets`) is split
+    by iterative stratification (see :func:`multilabel_holdout`); its parts keep the type of
+    ``y`` (array, DataFrame rows or lists). Pandas inputs are paired by position, as in
+    scikit-learn, whatever their index.
 
     With ``groups`` (e.g. the post of each sentence; 1-D ``y`` only) every group lands in one
     part, through :class:`~sklearn.model_selection.StratifiedGroupKFold`: the test part is one
@@ -78,7 +82,7 @@ def train_val_test_split(
     Returns ``X_train, X_val, X_test, y_train, y_val, y_test``.
     """
     check_split_sizes(val_size, test_size)
-    if _ndim(y) == 2:
+    if multilabel_type(y) is not None:
         if groups is not None:
             raise ValueError(
                 "groups are not supported with a 2-D (multi-label) y: iterative "
@@ -124,11 +128,6 @@ def multilabel_holdout(
     return train, test
 
 
-def _ndim(y) -> int:
-    """Dimensions of ``y``, whatever its type (array, DataFrame, sparse matrix, list)."""
-    return y.ndim if hasattr(y, "ndim") else np.ndim(y)
-
-
 def _indicator(Y) -> np.ndarray:
     """``Y`` as a dense boolean ``(n, L)`` array, after checking that it is a 2-D 0/1 matrix."""
     Y = Y.toarray() if hasattr(Y, "toarray") else np.asarray(Y)
@@ -151,8 +150,11 @@ def _check_test_size(test_size: float | int, n: int) -> None:
 
 
 def _multilabel_split(X: Sequence, Y, val_size: float, test_size: float, seed) -> tuple:
-    """:func:`train_val_test_split` of a 2-D indicator ``Y``, by two iterative holdouts."""
-    indicator = _indicator(Y)
+    """:func:`train_val_test_split` of multi-label ``Y``, by two iterative holdouts."""
+    if multilabel_type(Y) == "multilabel-sequences":
+        indicator = check_targets(Y, len(Y))[2]
+    else:
+        indicator = _indicator(Y)  # a sparse matrix has no len()
     n = len(indicator)
     if len(X) != n:
         raise ValueError(f"X has {len(X)} examples and y {n} rows")
@@ -181,7 +183,7 @@ def _group_split(
 
     rest, test = one_fold(np.arange(len(y)), test_size)
     train, val = one_fold(rest, val_size / (1 - test_size))
-    parts = [[X[i] for i in part] for part in (train, val, test)]
+    parts = [take(X, part) for part in (train, val, test)]  # by position
     return (*parts, y[train], y[val], y[test])
 
 

@@ -11,12 +11,15 @@ import functools
 import io
 import json
 import re
+import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,6 +27,7 @@ from sklearn.exceptions import NotFittedError
 
 from dan_dice import DANClassifier
 from dan_dice.datasets import DatasetError, DatasetNotFoundError, load_cyberbullying, load_sms_spam
+from dan_dice.splits import train_val_test_split
 from dan_dice.training import TrainingDivergedError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,16 +81,18 @@ def _cli(*args: str):
 
 
 def _dan_dice(*args: str):
-    """``dan-dice ARGS`` in this process: exit status 2, one line on stderr, no traceback."""
+    """``dan-dice ARGS`` in this process: exit status 2, one line on stderr, no traceback,
+    nothing on stdout."""
 
     def call():
         from dan_dice.cli import main
 
         stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        stdout = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
             status = main(list(args))
         error = stderr.getvalue()
-        assert status == 2, error
+        assert status == 2 and not stdout.getvalue(), error
         assert "Traceback" not in error and error.count("\n") == 1, error
         raise SystemExit(error)
 
@@ -215,6 +221,7 @@ def _train_csv(tmp: Path, data: Path, out: Path, *more: str):
 
 
 def _stray_byte_in_predict(tmp):
+    """Read, with the warning as one line on stderr: no Python warning text, no source line."""
     from dan_dice.cli import main
 
     artifact = _artifact(tmp)
@@ -222,23 +229,112 @@ def _stray_byte_in_predict(tmp):
     lines.write_bytes(b"free prize\nna\xefve\n")
 
     def call():
-        with contextlib.redirect_stdout(io.StringIO()):
+        stderr = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
             assert main(["predict", "--model", str(artifact), str(lines)]) == 0
+        assert stderr.getvalue().startswith("dan-dice: warning: ")
+        assert stderr.getvalue().count("\n") == 1 and "Warning" not in stderr.getvalue()
+        raise SystemExit(stderr.getvalue())
+
+    return call
+
+
+def _tiny_study_data(tmp: Path) -> None:
+    (tmp / "SMSSpamCollection").write_text("ham\thello\nspam\twin cash\n")
+    (tmp / "cyberbullying_tweets.csv").write_text(
+        "tweet_text,cyberbullying_type\nhi,not_cyberbullying\nyou idiot,age\n"
+    )
+
+
+def _damaged_invocations(tmp):
+    _tiny_study_data(tmp)
+    (tmp / "r").mkdir()
+    (tmp / "r" / "invocations.json").write_text('[{"command": "python run_exp')
+    return _cli("--quick", "--data-dir", str(tmp), "--out", str(tmp / "r"))
+
+
+def _study_run(**changes) -> dict:
+    """A journal line of the study suite, as :func:`dan_dice.experiments.run_one` writes it."""
+    from dan_dice.experiments import Config
+
+    scores = dict.fromkeys(("accuracy", "f1", "macro_f1", "precision", "recall"), 0.5)
+    record = {
+        **{"dataset": "sms", "loss": "dice", "seed": 0, "lr": 0.001, "best_epoch": 1, **scores},
+        **{"val_f1": 0.5, "per_class_f1": [0.5, 0.5], "target_names": ["ham", "spam"]},
+        **{"majority_share": 0.5, "positive_rate": 0.2, "train_seconds": 1.0, "history": []},
+        **{"tuning_seconds": 1.0, "val_f1_by_lr": {"0.001": 0.5}, "threshold": 0.5},
+        **{"config": Config().fingerprint(), "command": "python run_experiments.py"},
+        **{"worker": "host (cpu)"},
+    }
+    for key, value in changes.items():
+        record.pop(key) if value is None else record.update({key: value})
+    return record
+
+
+def _damaged_journal_line(tmp, **changes):
+    """A journal of one good run and one damaged by ``changes`` (a key: None removes it)."""
+    from dan_dice.experiments import Config, read_journal
+
+    path = tmp / "runs.jsonl"
+    lines = [_study_run(seed=0), _study_run(seed=1, **changes)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def call():
+        assert read_journal(path, Config(), repair=True) == json.loads(json.dumps(lines[:1]))
+
+    return call
+
+
+def _silent_scheduler(tmp):
+    """A port on 127.0.0.1 that accepts TCP connections (the kernel does, into the backlog)
+    and never speaks: the handshake must time out, in about ``scheduler_timeout``."""
+    from dan_dice.dispatch import dispatch
+
+    server = socket.create_server(("127.0.0.1", 0))
+    address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+    def call():
+        start = time.perf_counter()
+        with server:
+            try:
+                list(dispatch(divmod, [(0, (7, 2))], scheduler=address, scheduler_timeout=1))
+            finally:
+                assert time.perf_counter() - start < 15
+
+    return call
+
+
+def _malformed_scheduler(tmp):
+    """In a process of its own, to see what it prints as it exits: one line, at once."""
+    code = (
+        "import sys; from dan_dice.cli import run_guarded; from dan_dice.dispatch import "
+        "dispatch; sys.exit(run_guarded(lambda: list(dispatch(divmod, [(0, (7, 2))], "
+        "scheduler='tcp://'))))"
+    )
+
+    def call():
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+        )
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        raise SystemExit(result.stderr)
 
     return call
 
 
 def _unwritable(tmp):
-    (tmp / "SMSSpamCollection").write_text("ham\thello\nspam\twin cash\n")
-    (tmp / "cyberbullying_tweets.csv").write_text(
-        "tweet_text,cyberbullying_type\nhi,not_cyberbullying\nyou idiot,age\n"
-    )
+    _tiny_study_data(tmp)
     (tmp / "a-file").write_text("")
     return _cli("--quick", "--data-dir", str(tmp), "--out", str(tmp / "a-file" / "reports"))
 
 
 ML_X = ["pizza pasta", "football goal", "pizza football", "code laptop"] * 6
 ML_Y = [["food/drink"], ["sports"], ["food/drink", "sports"], []] * 6
+
+
+def _ml_indicator() -> np.ndarray:
+    """``ML_Y`` as a 0/1 indicator: columns food/drink and sports."""
+    return np.array([["food/drink" in row, "sports" in row] for row in ML_Y], dtype=int)
 
 
 @functools.cache
@@ -389,7 +485,30 @@ CASES = {
         SystemExit,
         lambda t: _train_csv(t, _csv(t, '0,"' + "x" * 131_073 + '",ham\n'), t / "m"),
     ),
-    "a stray non-UTF-8 byte in `predict`'s input": (UserWarning, _stray_byte_in_predict),
+    "a stray non-UTF-8 byte in `predict`'s input": (SystemExit, _stray_byte_in_predict),
+    "an abbreviated option (`--multi` for `--multilabel`)": (
+        SystemExit,
+        lambda t: _cli("--multi", "--out", str(t / "r")),
+    ),
+    "`dan-dice experiments` with its options (data missing)": (
+        SystemExit,
+        lambda t: _dan_dice("experiments", "--quick", "--data-dir", str(t), "--out", str(t / "r")),
+    ),
+    "a damaged `invocations.json` (checked before training)": (SystemExit, _damaged_invocations),
+    "a journal line with a key renamed by damage": (
+        UserWarning,
+        lambda t: _damaged_journal_line(t, f1=None, f2=0.5),
+    ),
+    "a journal line with a value of the wrong type": (
+        UserWarning,
+        lambda t: _damaged_journal_line(t, f1="0.5"),
+    ),
+    "a `--scheduler` that accepts TCP but never speaks Dask": (OSError, _silent_scheduler),
+    "a malformed `--scheduler` address": (SystemExit, _malformed_scheduler),
+    "a `predict` input that is a folder (nothing written)": (
+        SystemExit,
+        lambda t: _dan_dice("predict", "--model", str(_artifact(t)), str(t)),
+    ),
     "a changed byte in a model file (a label, a token, the threshold...)": (
         ValueError,
         _changed_model_byte,
@@ -464,6 +583,40 @@ CASES = {
         ValueError,
         _ml_artifact_as_version_2,
     ),
+    "a bare string among label lists (`fit`)": (
+        ValueError,
+        lambda t: _fit(X=ML_X[:3], y=[["sports"], "food/drink", []]),
+    ),
+    "a bare string among label lists (`train_val_test_split`)": (
+        ValueError,
+        lambda t: lambda: train_val_test_split(ML_X[:3], [["sports"], "food/drink", []]),
+    ),
+    "a multi-label DataFrame whose columns repeat a name": (
+        ValueError,
+        lambda t: _fit(X=ML_X, y=pd.DataFrame(_ml_indicator(), columns=["joy", "joy"])),
+    ),
+    "multi-label `validation_data` without any positive": (
+        ValueError,
+        lambda t: (
+            lambda: DANClassifier(**FAST).fit(ML_X, ML_Y, validation_data=(ML_X[:2], [[], []]))
+        ),
+    ),
+    "a label without a positive in multi-label `validation_data`": (
+        UserWarning,
+        lambda t: (
+            lambda: DANClassifier(**FAST).fit(
+                ML_X, ML_Y, validation_data=(ML_X[:2], [["sports"], []])
+            )
+        ),
+    ),
+    "2-D texts in `validation_data`": (
+        ValueError,
+        lambda t: (
+            lambda: DANClassifier(**FAST).fit(
+                X, Y, validation_data=(np.array(X).reshape(-1, 2), Y[:10])
+            )
+        ),
+    ),
 }
 
 
@@ -526,3 +679,133 @@ def test_predict_never_fails_on_random_unicode(fitted, texts):
     assert np.isfinite(proba).all()
     assert ((proba >= 0) & (proba <= 1)).all()
     assert set(fitted.predict(texts)) <= {0, 1}
+
+
+def _shuffled(values, seed: int) -> pd.Series | pd.DataFrame:
+    """``values`` as pandas data whose index is a permutation, not 0..n-1."""
+    index = np.random.default_rng(seed).permutation(len(values))
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        return pd.DataFrame(values, index=index, columns=["food/drink", "sports"])
+    return pd.Series(list(values), index=index)
+
+
+def _same_fit(X_fit, y_fit, **fit) -> DANClassifier:
+    return DANClassifier(**FAST).fit(X_fit, y_fit, **fit)
+
+
+@pytest.mark.parametrize(
+    "entry", ["fit", "fit (label lists)", "fit (DataFrame)", "validation_data", "score"]
+)
+def test_the_estimator_pairs_pandas_inputs_by_position(entry):
+    """Series and DataFrames with shuffled indexes (X's unlike y's) pair each text with the
+    label at its position, as scikit-learn does: the same model as from lists."""
+    multilabel = entry != "fit" and entry != "score" and entry != "validation_data"
+    texts, labels = (ML_X, ML_Y) if multilabel else (X, Y)
+    if entry == "fit (DataFrame)":
+        labels = _ml_indicator()
+    X_pd, y_pd = _shuffled(texts, 0), _shuffled(labels, 1)
+    if entry == "validation_data":
+        plain = _same_fit(X, Y, validation_data=(X[:6], Y[:6]))
+        paired = _same_fit(X, Y, validation_data=(X_pd[:6], y_pd[:6]))
+    elif entry == "score":
+        plain = paired = _fitted()
+        assert paired.score(X_pd, y_pd) == plain.score(texts, labels)
+    else:
+        plain, paired = _same_fit(texts, labels), _same_fit(X_pd, y_pd)
+    assert paired.history_ == plain.history_
+    np.testing.assert_array_equal(paired.predict_proba(X), plain.predict_proba(X))
+
+
+@pytest.mark.parametrize("kind", ["plain", "groups", "indicator", "label lists"])
+def test_train_val_test_split_pairs_pandas_inputs_by_position(kind):
+    """Each text keeps its own label (and group) in every part, whatever the indexes."""
+    n = 60
+    texts = [f"text {i}" for i in range(n)]
+    labels = {
+        "plain": np.arange(n) % 2,
+        "groups": np.arange(n) % 2,
+        "indicator": np.array([[i % 2, i % 3 == 0] for i in range(n)], dtype=int),
+        "label lists": [["a"] if i % 2 else ["a", "b"] for i in range(n)],
+    }[kind]
+    groups = _shuffled(np.arange(n) // 2, 2) if kind == "groups" else None
+    parts = train_val_test_split(_shuffled(texts, 0), _shuffled(labels, 1), groups=groups)
+    expected = dict(zip(texts, map(str, _rows(labels)), strict=True))
+    for texts_part, labels_part in zip(parts[:3], parts[3:], strict=True):
+        assert len(texts_part) and list(map(str, _rows(labels_part))) == [
+            expected[text] for text in texts_part
+        ]
+
+
+def _rows(labels) -> list:
+    return np.asarray(labels).tolist() if hasattr(labels, "ndim") else list(labels)
+
+
+def test_nested_0_1_lists_are_an_indicator_as_in_scikit_learn():
+    """``Y.tolist()`` (rows of one length, only 0 and 1) is read as type_of_target reads it."""
+    from sklearn.utils.multiclass import type_of_target
+
+    Y_list = _ml_indicator().tolist()
+    assert type_of_target(Y_list) == "multilabel-indicator"
+    clf = DANClassifier(**FAST).fit(ML_X, Y_list)
+    assert clf.y_type_ == "multilabel-indicator" and clf.classes_.tolist() == [0, 1]
+    assert isinstance(clf.predict(ML_X[:2]), np.ndarray)
+    assert 0 <= clf.score(ML_X, Y_list) <= 1
+    ragged = DANClassifier(**FAST).fit(ML_X, [[1], [0, 1], [], [0]] * 6)
+    assert ragged.y_type_ == "multilabel-sequences"
+
+
+@pytest.mark.parametrize(
+    ("task", "advised", "not_advised"),
+    [
+        ("binary", "class_weight='balanced'", "distribution_balanced"),
+        ("multilabel", "loss='distribution_balanced'", "class_weight"),
+    ],
+)
+def test_collapse_advice_is_valid_for_its_case(task, advised, not_advised):
+    from dan_dice.estimator import _collapse_message
+
+    clf = _fitted() if task == "binary" else _ml_fitted()
+    epoch = {"val_majority_share": 1.0, "epoch": 1, "val_f1": 0.0}
+    message = _collapse_message(epoch, clf)
+    assert advised in message and not_advised not in message
+    weighted = DANClassifier(class_weight="balanced")
+    weighted.y_type_ = "binary"
+    assert "class_weight" not in _collapse_message(epoch, weighted)
+
+
+def test_class_weight_comes_back_with_its_labels(tmp_path):
+    """JSON keys are text: ``{1: 3.0}`` is read back as ``{1: 3.0}``, not ``{'1': 3.0}``, also
+    from files written before this was done; the loaded model refits."""
+    from dan_dice.persistence import _signed
+
+    clf = DANClassifier(**FAST, class_weight={1: 3.0}).fit(X, Y)
+    path = clf.save(tmp_path / "m")
+    assert DANClassifier.load(path).get_params()["class_weight"] == {1: 3.0}
+    tensors, metadata = _model_metadata(path)
+    config = json.loads(metadata.pop("config"))
+    assert config["params"]["class_weight"] == {"1": 3.0}  # as every file has it
+    metadata.pop("sha256")
+    path.write_bytes(_signed(tensors, {**metadata, "config": json.dumps(config)}))
+    loaded = DANClassifier.load(path)
+    assert loaded.get_params()["class_weight"] == {1: 3.0}
+    assert loaded.fit(X, Y).class_weight == {1: 3.0}
+
+
+def test_predict_reads_standard_input_for_a_dash(tmp_path, monkeypatch, capsys):
+    """``-`` is standard input, as for Unix tools, not a file named ``-``."""
+    from dan_dice.cli import main
+
+    artifact = _artifact(tmp_path)
+    monkeypatch.chdir(tmp_path)  # where a file named - would be looked for
+    monkeypatch.setattr(sys, "stdin", io.StringIO("free prize\nsee you\n"))
+    assert main(["predict", "--model", str(artifact), "-"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == "label,probability" and len(out.splitlines()) == 3, err
+
+
+def test_dan_dice_experiments_takes_the_options_of_run_experiments(capsys):
+    from dan_dice.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["experiments", "--help"])
+    assert exited.value.code == 0 and "--quick" in capsys.readouterr().out

@@ -601,8 +601,8 @@ def test_validation_data_rejects_unknown_labels(toy_texts):
     [
         ((["free prize", "hello"], [0, 1], None), "pair"),
         (5, "pair"),
-        ((["free prize", "hello"], [0]), "different lengths"),
-        (([], []), "X is empty"),
+        ((["free prize", "hello"], [0]), "X_val and y_val have different lengths"),
+        (([], []), "X_val is empty"),
     ],
     ids=["triple", "not-a-sequence", "length", "empty"],
 )

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,13 @@ def test_the_fingerprint_holds_the_settings_the_code_and_the_numeric_libraries(t
 
 def test_journal_drops_a_line_cut_short_by_a_kill(tmp_path, toy_config):
     journal = tmp_path / JOURNAL
-    record = {"dataset": "toy", "loss": "dice", "seed": 0, "config": toy_config.fingerprint()}
+    example = {float: 0.5, int: 1, list: [], dict: {}}  # a run of the schema, not trained
+    record = {
+        key: example[typing.get_origin(types[0]) or types[0]]
+        for key, types in experiments.RUN_SCHEMA.required.items()
+    }
+    record |= {"dataset": "toy", "loss": "dice", "seed": 0, "config": toy_config.fingerprint()}
+    record |= {"command": "", "worker": ""}
     append_journal(journal, record)
     with open(journal, "a") as f:
         f.write('{"dataset": "toy", "lo')  # what SIGKILL mid-write would leave

@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import TINY_MODEL
 from hypothesis import given, settings
@@ -180,3 +181,98 @@ def test_a_stray_byte_changes_its_own_line_only(lines, data):
         assert len(texts) == len(lines) and texts[bad].endswith(chr(byte))
         assert [t for i, t in enumerate(texts) if i != bad] == lines[:bad] + lines[bad + 1 :]
     assert streamed[bad] == lines[bad] + chr(byte)  # a stream decodes each line on its own
+
+
+TASKS = {
+    "binary int": [0, 1, 1],
+    "binary negative int": [-3, 5, 5],
+    "binary str": ["ham", "spam", "spam"],
+    "binary float": [1.0, 2.0, 2.0],
+    "binary bool": [False, True, True],
+    "multiclass str": ["a", "b", "c"],
+    "multiclass int8": np.array([2, 0, 1], dtype=np.int8),
+    "label lists": [["joy"], ["anger", "joy"], []],
+    "label lists of int": [[7], [1, 7], [1]],
+    "indicator": np.array([[1, 0], [0, 1], [1, 1]]),
+    "indicator as nested lists": [[1, 0], [0, 1], [1, 1]],
+    "DataFrame": pd.DataFrame([[1, 0], [0, 1], [1, 1]], columns=["food", "sports"]),
+    "DataFrame of int columns": pd.DataFrame([[1, 0], [0, 1], [1, 1]], columns=[10, 2]),
+}
+"""Labels of three texts, repeated to make the data: every label type ``fit`` accepts."""
+ROUND_TRIP_TEXTS = ["free prize cash", "hello mom lunch", "win bonus claim"] * 8
+
+
+def _repeat(y, times: int = 8):
+    if isinstance(y, pd.DataFrame):
+        return pd.concat([y] * times, ignore_index=True)
+    return np.concatenate([y] * times) if isinstance(y, np.ndarray) else list(y) * times
+
+
+@st.composite
+def estimators(draw) -> tuple[dict, object]:
+    """Valid parameters for one of :data:`TASKS`, and that task's labels."""
+    task = draw(st.sampled_from(sorted(TASKS)))
+    y = _repeat(TASKS[task])
+    if task.startswith(("label", "indicator", "DataFrame")):
+        losses = ["bce", "focal", "class_balanced", "distribution_balanced", "dice", "ce"]
+        thresholds = st.sampled_from(["tune", "tune_global"])
+        class_weight = st.none()
+    else:
+        classes = np.unique(np.asarray(y)).tolist()
+        losses = ["ce", "dice", "wbce", "bce", "focal"] if len(classes) == 2 else ["ce", "wce"]
+        thresholds = st.just("tune")
+        weights = st.dictionaries(st.sampled_from(classes), st.floats(0, 5), min_size=1)
+        class_weight = st.one_of(st.none(), st.just("balanced"), weights)
+    loss = draw(st.sampled_from(losses))
+    loss_params = {  # a parameter of each kind: float, bool, a float or None
+        "dice": st.fixed_dictionaries({"smooth": st.floats(0.01, 2)}),
+        "focal": st.fixed_dictionaries({"gamma": st.floats(0, 3)}),
+        "class_balanced": st.fixed_dictionaries({"focal": st.booleans()}),
+    }.get(loss, st.none())
+    params = {
+        "loss": loss,
+        "loss_params": draw(st.one_of(st.none(), loss_params)),
+        "class_weight": draw(class_weight) if loss in ("ce", "bce") else None,
+        "pooling": draw(st.sampled_from(["mean", "attention", "max", "mean+max", "attention+max"])),
+        "hidden_sizes": draw(st.lists(st.integers(1, 8), min_size=1, max_size=2).map(tuple)),
+        "dropout": draw(st.floats(0, 0.9)),
+        "word_dropout": draw(st.floats(0, 0.5)),
+        "freeze_embeddings": draw(st.booleans()),
+        "min_count": draw(st.integers(1, 3)),
+        "lr": draw(st.floats(1e-4, 0.1)),
+        "batch_size": draw(st.integers(8, 64)),  # a few steps: the test stays fast
+        "max_epochs": 1,
+        "patience": draw(st.integers(1, 9)),
+        "patience_steps": draw(st.integers(0, 9)),
+        "weight_decay": draw(st.floats(0, 0.1)),
+        "validation_fraction": draw(st.floats(0.1, 0.5)),
+        "threshold": draw(st.one_of(thresholds, st.floats(0.01, 0.99))),
+        "device": "cpu",
+        "num_threads": draw(st.sampled_from([1, None])),
+        "random_state": draw(st.one_of(st.none(), st.integers(0, 2**31 - 1))),
+        "verbose": draw(st.sampled_from([0, False])),
+    }
+    return params, y
+
+
+@settings(max_examples=25, deadline=None)
+@given(estimators())
+def test_models_come_back_from_save_exactly(tmp_path_factory, tiny_vectors_file, case):
+    """save -> load gives back every parameter (value and type), the labels and the
+    predictions, and the loaded model refits on the same data."""
+    params, y = case
+    X = ROUND_TRIP_TEXTS
+    clf = DANClassifier(embeddings=str(tiny_vectors_file), **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one epoch may collapse: no matter here
+        clf.fit(X, y, validation_data=(X, y))
+        loaded = DANClassifier.load(clf.save(tmp_path_factory.mktemp("trip") / "m"))
+        assert loaded.get_params() == clf.get_params()
+        for name, value in clf.get_params().items():
+            assert type(loaded.get_params()[name]) is type(value), name
+        if isinstance(params["class_weight"], dict):
+            assert list(map(type, loaded.class_weight)) == list(map(type, clf.class_weight))
+        assert loaded.classes_.dtype == clf.classes_.dtype
+        assert loaded.classes_.tolist() == clf.classes_.tolist()
+        np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
+        loaded.fit(X, y, validation_data=(X, y))

@@ -185,3 +185,20 @@ def test_nested_locks_in_one_process_share_the_lock(tmp_path):
     with lock_folder(tmp_path, "outer"), lock_folder(tmp_path, "inner"):
         assert json.loads((tmp_path / ".lock").read_text())["command"] == "outer"
     assert (tmp_path / ".lock").read_text() == ""  # released: nobody named
+
+
+def test_a_run_schema_checks_keys_and_json_types_items_included():
+    from dan_dice.journal import RunSchema
+
+    schema = RunSchema(
+        required={"f1": (float,), "names": (list[str],), "rate": (float, type(None))},
+        optional={"by_lr": (dict[str, float],)},
+    )
+    run = _run(0, command="", worker="", names=["a"], rate=None)
+    assert schema.problem(run) == ""
+    assert schema.problem({**run, "f1": 1, "by_lr": {"0.1": 0.5}}) == ""  # an int is a number
+    assert "missing key(s) f1; unknown key(s) f2" in schema.problem(
+        {**{k: v for k, v in run.items() if k != "f1"}, "f2": 0.5}
+    )
+    for bad in ({"f1": True}, {"f1": "0.5"}, {"names": ["a", 1]}, {"by_lr": {"0.1": "x"}}):
+        assert "has the wrong type" in schema.problem({**run, **bad}), bad

@@ -124,7 +124,7 @@ def _fake_run_one(split, loss, seed, config):
         "method": ml.method_name(loss),
         "micro_f1": f1, "macro_f1": f1, "hamming": 0.1, "subset_accuracy": 0.0,
         "micro_precision": f1, "micro_recall": f1, "val_macro_f1": f1, "params": "",
-        "fit_seconds": 0.0,
+        "fit_seconds": 0.0, "thresholds": [0.5, 0.5],
         "per_label": {m: [f1, 0.0] for m in ("f1", "precision", "recall")} | {"support": [3, 1]},
         "train_counts": [10, 2], "target_names": ["a", "b"],
         "sizes": {"train": 12, "dev": 4, "test": 4},
