@@ -24,7 +24,38 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LossFn = Callable[[Tensor, Tensor], Tensor]
+LossFn = Callable[..., Tensor]
+"""``f(logits, target) -> scalar``; a loss that takes per-text weights (``sample_weight``)
+also takes them as a third argument, ``f(logits, target, weight)``."""
+
+
+def weighted_mean(terms: Tensor, weight: Tensor | None) -> Tensor:
+    """The mean of per-text ``terms`` (rows, for per-entry terms ``(N, L)``), each times its
+    text's ``weight``: a plain mean, as class weights are, so weights of 1 change nothing."""
+    if weight is None:
+        return terms.mean()
+    return (weight.to(terms).reshape(-1, *[1] * (terms.dim() - 1)) * terms).mean()
+
+
+def weighted_sum(values: Tensor, weight: Tensor | None) -> Tensor:
+    """``Σ_i w_i · values_i`` over the batch (dimension 0): the soft counts of the Dice-type
+    losses, where a text of weight 2 counts as two copies, as in weighted soft Dice."""
+    if weight is None:
+        return values.sum(0)
+    return (weight.to(values).reshape(-1, *[1] * (values.dim() - 1)) * values).sum(0)
+
+
+def takes_weight(loss: LossFn) -> bool:
+    """Whether ``loss`` accepts per-text weights: every named loss does; a callable one when it
+    has a third parameter (``f(logits, target, weight)``)."""
+    if isinstance(loss, Loss):
+        return True
+    try:
+        parameters = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
 
 
 def balanced_class_weight(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -49,40 +80,56 @@ def balanced_class_weight(y: np.ndarray, n_classes: int) -> np.ndarray:
 # Binary losses: logits z (N,), float targets y (N,) in {0, 1}.
 
 
-def dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
-    """Soft Dice over the whole batch (the study's eq. 7): ``1 − (2Σyp + s) / (Σy + Σp + s)``.
+def dice_loss(
+    logits: Tensor, target: Tensor, smooth: float = 1.0, weight: Tensor | None = None
+) -> Tensor:
+    """Soft Dice over the whole batch (the study's eq. 7): ``1 − (2Σyp + s) / (Σy + Σp + s)``;
+    with per-text ``weight`` every sum is weighted (weighted soft Dice).
 
     The smoothing ``s`` keeps a batch without positives defined (its loss is ``Σp / (Σp + s)``).
     """
     p = torch.sigmoid(logits)
-    return 1 - (2 * (p * target).sum() + smooth) / (target.sum() + p.sum() + smooth)
+    tp, positives = weighted_sum(p * target, weight), weighted_sum(target, weight)
+    return 1 - (2 * tp + smooth) / (positives + weighted_sum(p, weight) + smooth)
 
 
 def tversky_loss(
-    logits: Tensor, target: Tensor, a: float = 0.5, b: float = 0.5, smooth: float = 1.0
+    logits: Tensor,
+    target: Tensor,
+    a: float = 0.5,
+    b: float = 0.5,
+    smooth: float = 1.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Batch Tversky loss ``1 − TI``, ``TI = (TP + γ) / (TP + a·FP + b·FN + γ)`` with soft counts
     ``TP = Σpy``, ``FP = Σp(1−y)``, ``FN = Σ(1−p)y``.
 
     ``a`` and ``b`` price false positives and false negatives; ``a = b = 0.5`` is
-    :func:`dice_loss` with smoothing ``2γ``.
+    :func:`dice_loss` with smoothing ``2γ``. Per-text ``weight`` weighs the soft counts.
     """
     p = torch.sigmoid(logits)
-    tp = (p * target).sum()
-    fp = (p * (1 - target)).sum()
-    fn = ((1 - p) * target).sum()
+    tp = weighted_sum(p * target, weight)
+    fp = weighted_sum(p * (1 - target), weight)
+    fn = weighted_sum((1 - p) * target, weight)
     return 1 - (tp + smooth) / (tp + a * fp + b * fn + smooth)
 
 
-def weighted_bce_loss(logits: Tensor, target: Tensor, class_weight: Tensor) -> Tensor:
+def weighted_bce_loss(
+    logits: Tensor, target: Tensor, class_weight: Tensor, weight: Tensor | None = None
+) -> Tensor:
     """Binary cross-entropy with example ``i`` weighted by ``class_weight[y_i]``: ``mean_i w_{y_i} ·
     BCE(z_i, y_i)`` (a plain mean, so balanced weights give the mean of the two class means)."""
-    weight = class_weight.to(logits)[target.long()]
-    return (weight * F.binary_cross_entropy_with_logits(logits, target, reduction="none")).mean()
+    terms = class_weight.to(logits)[target.long()]
+    terms = terms * F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return weighted_mean(terms, weight)
 
 
 def focal_loss(
-    logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: float | None = None
+    logits: Tensor,
+    target: Tensor,
+    gamma: float = 2.0,
+    alpha: float | None = None,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Focal loss (Lin et al.): ``mean −α_t (1 − p_t)^γ log p_t``, ``p_t`` the probability of the
     true class.
@@ -94,11 +141,15 @@ def focal_loss(
     loss = -torch.exp(gamma * F.logsigmoid(-zt)) * F.logsigmoid(zt)
     if alpha is not None:
         loss = loss * (alpha * target + (1 - alpha) * (1 - target))
-    return loss.mean()
+    return weighted_mean(loss, weight)
 
 
 def published_dsc_loss(
-    logits: Tensor, target: Tensor, alpha: float = 1.0, gamma: float = 1.0
+    logits: Tensor,
+    target: Tensor,
+    alpha: float = 1.0,
+    gamma: float = 1.0,
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Li et al.'s self-adjusting Dice as published: ``mean 1 − (2qy + γ) / (q + y + γ)``,
     ``q = (1 − p)^α · p``.
@@ -110,10 +161,16 @@ def published_dsc_loss(
     false positives are free. See :func:`dsc_loss`.
     """
     q = torch.exp(alpha * F.logsigmoid(-logits) + F.logsigmoid(logits))
-    return ((q + target - 2 * q * target) / (q + target + gamma)).mean()
+    return weighted_mean((q + target - 2 * q * target) / (q + target + gamma), weight)
 
 
-def dsc_loss(logits: Tensor, target: Tensor, alpha: float = 1.0, gamma: float = 1.0) -> Tensor:
+def dsc_loss(
+    logits: Tensor,
+    target: Tensor,
+    alpha: float = 1.0,
+    gamma: float = 1.0,
+    weight: Tensor | None = None,
+) -> Tensor:
     """Self-adjusting Dice that does not collapse: ``mean (1 − p_t)^α · (1 − DSC_t)``, where
     ``DSC_t = (2p_t + γ) / (p_t + 1 + γ)`` is the per-example Dice of the true class.
 
@@ -125,26 +182,33 @@ def dsc_loss(logits: Tensor, target: Tensor, alpha: float = 1.0, gamma: float = 
     is the per-example Dice loss ``1 − DSC_t``.
     """
     zt = (2 * target - 1) * logits
-    return (torch.exp((1 + alpha) * F.logsigmoid(-zt)) / (1 + gamma + torch.sigmoid(zt))).mean()
+    terms = torch.exp((1 + alpha) * F.logsigmoid(-zt)) / (1 + gamma + torch.sigmoid(zt))
+    return weighted_mean(terms, weight)
 
 
 # Multi-class losses: logits (N, C), long targets (N,).
 
 
-def multiclass_dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
+def multiclass_dice_loss(
+    logits: Tensor, target: Tensor, smooth: float = 1.0, weight: Tensor | None = None
+) -> Tensor:
     """``1 −`` the macro average over classes of the batch soft Dice of each class,
-    ``(2Σ_i p_ic y_ic + s) / (Σ_i y_ic + Σ_i p_ic + s)``, with softmax ``p`` and one-hot ``y``."""
+    ``(2Σ_i p_ic y_ic + s) / (Σ_i y_ic + Σ_i p_ic + s)``, with softmax ``p`` and one-hot ``y``;
+    per-text ``weight`` weighs the sums."""
     p = torch.softmax(logits, dim=1)
     y = F.one_hot(target, logits.shape[1]).to(p)
-    dice = (2 * (p * y).sum(0) + smooth) / (y.sum(0) + p.sum(0) + smooth)
+    tp, positives = weighted_sum(p * y, weight), weighted_sum(y, weight)
+    dice = (2 * tp + smooth) / (positives + weighted_sum(p, weight) + smooth)
     return 1 - dice.mean()
 
 
-def weighted_cross_entropy_loss(logits: Tensor, target: Tensor, class_weight: Tensor) -> Tensor:
+def weighted_cross_entropy_loss(
+    logits: Tensor, target: Tensor, class_weight: Tensor, weight: Tensor | None = None
+) -> Tensor:
     """Cross-entropy with example ``i`` weighted by ``class_weight[y_i]``, plain mean over the batch
     (as :func:`weighted_bce_loss`; ``F.cross_entropy`` would divide by the sum of the weights)."""
     loss = F.cross_entropy(logits, target, reduction="none")
-    return (class_weight.to(logits)[target] * loss).mean()
+    return weighted_mean(class_weight.to(logits)[target] * loss, weight)
 
 
 def _class_logits(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -172,8 +236,10 @@ def _check_param(
 
 
 class Loss(torch.nn.Module):
-    """Base of the named losses: ``forward(logits, target)`` gives a scalar, averaged over the
-    batch where the loss is per example.
+    """Base of the named losses: ``forward(logits, target, weight=None)`` gives a scalar,
+    averaged over the batch where the loss is per example. ``weight`` (one per text, the
+    estimator's ``sample_weight``) weighs each text's term, or its share of the batch sums of
+    the Dice-type losses.
 
     Keyword arguments of ``__init__`` with defaults are the loss's hyper-parameters.
     """
@@ -196,8 +262,8 @@ class DiceLoss(Loss):
         super().__init__()
         self.smooth = _check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return dice_loss(logits, target, self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return dice_loss(logits, target, self.smooth, weight)
 
 
 class _ClassWeighted(Loss):
@@ -225,8 +291,8 @@ class WeightedBCELoss(_ClassWeighted):
 
     name = "wbce"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return weighted_bce_loss(logits, target, self.class_weight)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_bce_loss(logits, target, self.class_weight, weight)
 
 
 class MSELoss(Loss):
@@ -234,8 +300,8 @@ class MSELoss(Loss):
 
     name = "mse"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(torch.sigmoid(logits), target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean((torch.sigmoid(logits) - target) ** 2, weight)
 
 
 class BCELoss(Loss):
@@ -243,8 +309,10 @@ class BCELoss(Loss):
 
     name = "bce"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(logits, target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean(
+            F.binary_cross_entropy_with_logits(logits, target, reduction="none"), weight
+        )
 
 
 class _SelfAdjustingDSC(Loss):
@@ -264,8 +332,8 @@ class PublishedDSCLoss(_SelfAdjustingDSC):
 
     name = "dsc_published"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return published_dsc_loss(logits, target, self.alpha, self.gamma)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return published_dsc_loss(logits, target, self.alpha, self.gamma, weight)
 
 
 class DSCLoss(_SelfAdjustingDSC):
@@ -273,8 +341,8 @@ class DSCLoss(_SelfAdjustingDSC):
 
     name = "dsc"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return dsc_loss(logits, target, self.alpha, self.gamma)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return dsc_loss(logits, target, self.alpha, self.gamma, weight)
 
 
 class TverskyLoss(Loss):
@@ -289,8 +357,8 @@ class TverskyLoss(Loss):
         self.b = _check_param("b", b, 0)
         self.smooth = _check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return tversky_loss(logits, target, self.a, self.b, self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return tversky_loss(logits, target, self.a, self.b, self.smooth, weight)
 
 
 class FocalLoss(Loss):
@@ -312,8 +380,8 @@ class FocalLoss(Loss):
             params["alpha"] = float(weight[1] / weight.sum())
         return cls(**params)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return focal_loss(logits, target, self.gamma, self.alpha)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return focal_loss(logits, target, self.gamma, self.alpha, weight=weight)
 
 
 class DiceBCELoss(Loss):
@@ -328,10 +396,12 @@ class DiceBCELoss(Loss):
         self.dice_weight = _check_param("dice_weight", dice_weight, 0, 1)
         self.smooth = _check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        bce = F.binary_cross_entropy_with_logits(logits, target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        bce = weighted_mean(
+            F.binary_cross_entropy_with_logits(logits, target, reduction="none"), weight
+        )
         w = self.dice_weight
-        return w * dice_loss(logits, target, self.smooth) + (1 - w) * bce
+        return w * dice_loss(logits, target, self.smooth, weight) + (1 - w) * bce
 
 
 class MultiClassDiceLoss(Loss):
@@ -345,8 +415,8 @@ class MultiClassDiceLoss(Loss):
         super().__init__()
         self.smooth = _check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return multiclass_dice_loss(*_class_logits(logits, target), self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return multiclass_dice_loss(*_class_logits(logits, target), self.smooth, weight)
 
 
 class CrossEntropyLoss(Loss):
@@ -355,8 +425,10 @@ class CrossEntropyLoss(Loss):
     name = "ce"
     multiclass = True
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(*_class_logits(logits, target))
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean(
+            F.cross_entropy(*_class_logits(logits, target), reduction="none"), weight
+        )
 
 
 class WeightedCrossEntropyLoss(_ClassWeighted):
@@ -366,8 +438,10 @@ class WeightedCrossEntropyLoss(_ClassWeighted):
     name = "wce"
     multiclass = True
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return weighted_cross_entropy_loss(*_class_logits(logits, target), self.class_weight)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_cross_entropy_loss(
+            *_class_logits(logits, target), self.class_weight, weight
+        )
 
 
 LOSSES: dict[str, type[Loss]] = {
