@@ -6,6 +6,7 @@ import math
 import numbers
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
+from .explain import explain_texts
 from .files import one_line
-from .losses import get_loss
+from .incremental import (
+    add_embedding_rows,
+    check_sample_weight,
+    first_targets,
+    grow_vocabulary,
+)
+from .losses import get_loss, takes_weight
 from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
@@ -28,15 +36,18 @@ from .persistence import read_model, save_model
 from .pooling import POOLINGS
 from .splits import multilabel_holdout
 from .targets import MULTILABEL, check_targets, decode_targets, encode_targets
-from .text import build_vocabulary, check_texts, encode_corpus
+from .text import Vocabulary, build_vocabulary, check_texts, count_tokens, encode_corpus
 from .training import (
     TUNED,
     CollapseWarning,
     PackedTexts,
+    evaluate,
+    make_optimizers,
     predict_logits,
     resolve_device,
     torch_threads,
     train,
+    train_epoch,
 )
 
 
@@ -124,6 +135,10 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         models on the CPU.
     verbose : int, default=0
         ``> 0`` shows a progress bar over epochs.
+    warm_start : bool, default=False
+        ``fit`` on a fitted model trains on from its weights (with its usual early stopping)
+        instead of starting afresh; the classes stay and new words join the vocabulary, as
+        in :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -155,6 +170,9 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         (multi-label).
     embedding_coverage_ : float
         Share of the vocabulary that had a pretrained vector.
+    optimizers_ : list of torch.optim.Optimizer
+        The optimisers and their state, kept in memory for :meth:`partial_fit`; :meth:`save`
+        does not write them, so a loaded model continues with fresh optimiser state.
     """
 
     def __init__(
@@ -182,6 +200,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         num_threads: int | None = 1,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        warm_start: bool = False,
     ):
         self.loss = loss
         self.loss_params = loss_params
@@ -205,61 +224,58 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
-    def fit(self, X: Sequence[str], y: Any, *, validation_data: tuple | None = None):
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        *,
+        sample_weight: Any = None,
+        validation_data: tuple | None = None,
+    ) -> DANClassifier:
         """Train on texts ``X`` and labels ``y``; ``validation_data=(X_val, y_val)`` is optional.
 
         ``y`` holds one label per text, or for multi-label tasks a 0/1 indicator matrix or a
-        list of label lists (:mod:`dan_dice.targets`)."""
+        list of label lists (:mod:`dan_dice.targets`). ``sample_weight`` weighs each text's
+        share of the training loss (times its ``class_weight``); validation, and so the epoch
+        kept and the tuned threshold, stay unweighted. With ``warm_start`` a fitted model
+        trains on from its weights."""
         self._check_params()
         X = check_texts(X)
-        self.y_type_, self.classes_, y = check_targets(y, len(X))
-        multilabel = self.y_type_ in MULTILABEL
+        warm = self.warm_start and hasattr(self, "module_")
+        if warm:
+            y = encode_targets(y, len(X), self.y_type_, self.classes_)
+        else:
+            self.y_type_, self.classes_, y = check_targets(y, len(X))
+        weight = check_sample_weight(sample_weight, len(X))
         rng = check_random_state(self.random_state)
         if validation_data is None:
-            X, X_val, y, y_val = self._hold_out(X, y, rng.randint(2**31))
+            train_index, val_index = self._hold_out(y, rng.randint(2**31))
+            X_val, y_val = [X[i] for i in val_index], y[val_index]
+            X, y = [X[i] for i in train_index], y[train_index]
+            weight = None if weight is None else weight[train_index]
         else:
             X_val, y_val = self._check_validation(validation_data)
         device = resolve_device(self.device)
-        n_classes = len(self.classes_)
-        if multilabel:
-            if self.class_weight is not None:
-                raise ValueError(
-                    "class_weight applies to single-label tasks; for multi-label data use "
-                    "loss='class_balanced' or loss='distribution_balanced'"
-                )
-            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
+        loss_fn = self._loss_fn(y, weight)
+        if warm:
+            self._grow_vocabulary(X, [])
         else:
-            loss_fn = get_loss(
-                self.loss, y, n_classes, self.loss_params, class_weight=self._class_weight()
-            )
-
-        self.vocabulary_ = build_vocabulary(tuple(X), self.min_count)
-        matrix, self.embedding_coverage_ = embedding_matrix(
-            self.vocabulary_, load_word_vectors(self.embeddings)
-        )
+            self.vocabulary_ = build_vocabulary(tuple(X), self.min_count)
+            self.word_counts_ = Counter()
         rng_devices = [device] if device.type == "cuda" else []
         with torch_threads(self.num_threads), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(rng.randint(2**31))
-            model = DAN(
-                matrix,
-                hidden_sizes=tuple(self.hidden_sizes),
-                n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
-                dropout=self.dropout,
-                word_dropout=self.word_dropout,
-                freeze_embeddings=self.freeze_embeddings,
-                pooling=self.pooling,
-            )
-            if multilabel:
-                model.start_at_rates(y.mean(0))
-            model = model.to(device)
+            model = (self.module_ if warm else self._new_module(y)).to(device)
+            self.optimizers_ = make_optimizers(model, self.lr, self.weight_decay)
             val_data = self._pack(X_val, y_val, device, memo=True)
             result = train(
                 model,
                 loss_fn,
-                self._pack(X, y, device, memo=True),
+                self._pack(X, y, device, memo=True, weight=weight),
                 val_data,
-                n_classes=n_classes,
+                n_classes=len(self.classes_),
                 lr=self.lr,
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
@@ -268,6 +284,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
                 threshold=self.threshold,
                 verbose=self.verbose,
+                optimizers=self.optimizers_,
             )
         self.module_ = model.cpu()
         self.history_ = result.history
@@ -279,6 +296,92 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             message = _collapse_message(result.history[self.best_epoch_ - 1])
             warnings.warn(message, CollapseWarning, stacklevel=2)
         return self
+
+    def partial_fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        classes: Any = None,
+        *,
+        sample_weight: Any = None,
+        validation_data: tuple | None = None,
+    ) -> DANClassifier:
+        """One epoch over ``(X, y)``, from the current weights, with no early stopping: for
+        data that arrive over time or do not fit in memory (read it in chunks).
+
+        The first call on an unfitted model needs ``classes`` (every label it will see),
+        except for a multi-label indicator, whose width fixes the labels; the classes then
+        stay, and an unknown label is an error. Words seen ``min_count`` times across the
+        calls join the vocabulary when they have a pretrained vector. The optimiser state
+        persists between calls in memory (``optimizers_``), not in saved files. The threshold
+        is re-tuned, and ``best_validation_score_`` and ``collapsed_`` updated, only when
+        ``validation_data`` is given; ``sample_weight`` weighs the training loss only."""
+        X = check_texts(X)
+        first = not hasattr(self, "module_")
+        if first:
+            self._check_params()
+            self.y_type_, self.classes_ = first_targets(y, len(X), classes)
+        elif classes is not None and list(np.unique(classes)) != self.classes_.tolist():
+            raise ValueError(
+                f"classes={list(np.unique(classes))} differ from the model's "
+                f"{self.classes_.tolist()}: the output classes stay fixed"
+            )
+        y = encode_targets(y, len(X), self.y_type_, self.classes_)
+        weight = check_sample_weight(sample_weight, len(X))
+        val = None if validation_data is None else self._check_validation(validation_data)
+        loss_fn = self._loss_fn(y, weight)
+        device = resolve_device(self.device)
+        rng_devices = [device] if device.type == "cuda" else []
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=rng_devices):
+            seed = check_random_state(self.random_state).randint(2**31)
+            torch.manual_seed(seed + len(getattr(self, "history_", ())))  # a new order a call
+            if first:
+                self.word_counts_ = count_tokens(X)
+                self.vocabulary_ = Vocabulary.from_counts(self.word_counts_, self.min_count)
+                self.module_, self.history_, self.collapsed_ = self._new_module(y), [], False
+                self.best_validation_score_ = math.nan
+            else:
+                self._grow_vocabulary(X, getattr(self, "optimizers_", []))
+            model = self.module_.to(device)
+            if not hasattr(self, "optimizers_"):
+                self.optimizers_ = make_optimizers(model, self.lr, self.weight_decay)
+            n_classes, epoch = len(self.classes_), len(self.history_) + 1
+            data = self._pack(X, y, device, weight=weight)
+            scores = train_epoch(
+                model,
+                loss_fn,
+                data,
+                self.optimizers_,
+                n_classes=n_classes,
+                batch_size=self.batch_size,
+                threshold=self.threshold,
+                epoch=epoch,
+            )
+            record = {"epoch": epoch, **{f"train_{k}": v for k, v in scores.items()}}
+            if val is not None:
+                val_data = self._pack(*val, device)
+                scores = evaluate(model, loss_fn, val_data, n_classes, self.threshold)
+                record.update({f"val_{k}": v for k, v in scores.items()})
+        self.module_ = model.cpu().eval()
+        self.history_.append(record)
+        self.best_epoch_ = epoch
+        if val is not None:
+            tuned = self.threshold in TUNED and "val_tuned_f1" in record
+            self.best_validation_score_ = record["val_tuned_f1" if tuned else "val_f1"]
+            self.collapsed_ = bool(record["val_collapsed"])
+        if val is not None or first:
+            self.threshold_ = self._fit_threshold(val_data if val is not None else None)
+        return self
+
+    def explain(self, X: Sequence[str], label: Any = None) -> list:
+        """Each token's contribution to a class's logit, by exact occlusion (the logit minus
+        the logit with that one occurrence left out; :mod:`dan_dice.explain`): for each text a
+        list of ``(token, contribution)`` pairs in text order, one per occurrence, unknown
+        words included. The class: the positive one for two classes, the predicted one (or
+        ``label``) for more; for multi-label fits ``label`` names one label, or a list of
+        labels for a dict of pairs per label."""
+        check_is_fitted(self)
+        return explain_texts(self, check_texts(X, allow_empty=True), label)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``;
@@ -366,8 +469,69 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         with torch_threads(self.num_threads):
             return predict_logits(self.module_, data)
 
+    def _new_module(self, y: np.ndarray) -> DAN:
+        """An untrained network over ``vocabulary_``, its table from the pretrained vectors."""
+        matrix, self.embedding_coverage_ = embedding_matrix(
+            self.vocabulary_, load_word_vectors(self.embeddings)
+        )
+        multilabel = self.y_type_ in MULTILABEL
+        n_classes = len(self.classes_)
+        model = DAN(
+            matrix,
+            hidden_sizes=tuple(self.hidden_sizes),
+            n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
+            dropout=self.dropout,
+            word_dropout=self.word_dropout,
+            freeze_embeddings=self.freeze_embeddings,
+            pooling=self.pooling,
+        )
+        if multilabel:
+            model.start_at_rates(y.mean(0))
+        return model
+
+    def _grow_vocabulary(self, X: list[str], optimizers: list) -> None:
+        """Count ``X``'s words and add those now due (:mod:`dan_dice.incremental`)."""
+        counts = getattr(self, "word_counts_", Counter())
+        counts.update(count_tokens(X))
+        self.word_counts_ = counts
+        vectors = load_word_vectors(self.embeddings)
+        known = self.embedding_coverage_ * (len(self.vocabulary_) - 1)
+        self.vocabulary_, rows = grow_vocabulary(self.vocabulary_, counts, self.min_count, vectors)
+        add_embedding_rows(self.module_, optimizers, rows)
+        self.embedding_coverage_ = (known + len(rows)) / max(len(self.vocabulary_) - 1, 1)
+
+    def _loss_fn(self, y: np.ndarray, weight: np.ndarray | None):
+        """The loss for training labels ``y``; one that cannot take ``sample_weight`` refuses
+        it here rather than in the middle of training."""
+        if self.y_type_ in MULTILABEL:
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight applies to single-label tasks; for multi-label data use "
+                    "loss='class_balanced' or loss='distribution_balanced'"
+                )
+            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
+        else:
+            loss_fn = get_loss(
+                self.loss,
+                y,
+                len(self.classes_),
+                self.loss_params,
+                class_weight=self._class_weight(),
+            )
+        if weight is not None and not takes_weight(loss_fn):
+            raise ValueError(
+                f"loss={self.loss!r} cannot take sample_weight: a callable loss takes the "
+                "weights as a third argument, f(logits, target, weight=None)"
+            )
+        return loss_fn
+
     def _pack(
-        self, X: Sequence[str], y: np.ndarray, device: torch.device, memo: bool = False
+        self,
+        X: Sequence[str],
+        y: np.ndarray,
+        device: torch.device,
+        memo: bool = False,
+        weight: np.ndarray | None = None,
     ) -> PackedTexts:
         """``X`` encoded; ``memo`` for the texts of ``fit``, which refits share
         (:func:`~dan_dice.text.encode_corpus`), never for those of ``predict``."""
@@ -375,19 +539,14 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             ids, offsets = encode_corpus(self.vocabulary_, tuple(X))
         else:
             ids, offsets = self.vocabulary_.encode_batch(X)
-        return PackedTexts.from_numpy(ids, offsets, y, device)
+        return PackedTexts.from_numpy(ids, offsets, y, device, weight)
 
-    def _hold_out(self, X: list[str], y: np.ndarray, seed: int) -> tuple:
-        """A validation part of ``validation_fraction``: stratified by class, or by label set
-        through iterative stratification for multi-label ``y``."""
+    def _hold_out(self, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation indices, ``validation_fraction`` of them held out:
+        stratified by class, or by label set through iterative stratification for
+        multi-label ``y``."""
         if y.ndim == 2:
-            train_index, val_index = multilabel_holdout(y, self.validation_fraction, seed)
-            return (
-                [X[i] for i in train_index],
-                [X[i] for i in val_index],
-                y[train_index],
-                y[val_index],
-            )
+            return multilabel_holdout(y, self.validation_fraction, seed)
         counts = np.bincount(y)
         n_val = math.ceil(self.validation_fraction * len(y))
         if counts.min() < 2 or min(n_val, len(y) - n_val) < len(counts):
@@ -399,7 +558,8 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 + (f", of which {rare} occur only once" if rare else "")
                 + "; pass validation_data=(X_val, y_val), or more texts"
             )
-        return train_test_split(X, y, test_size=n_val, stratify=y, random_state=seed)
+        index = np.arange(len(y))
+        return tuple(train_test_split(index, test_size=n_val, stratify=y, random_state=seed))
 
     def _check_validation(self, validation_data: Any) -> tuple[list[str], np.ndarray]:
         try:
@@ -418,13 +578,15 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             )
         return X_val, y_val
 
-    def _fit_threshold(self, val_data: PackedTexts) -> float | np.ndarray:
+    def _fit_threshold(self, val_data: PackedTexts | None) -> float | np.ndarray:
+        """The threshold(s) :meth:`predict` uses: tuned on ``val_data`` when ``threshold``
+        asks for it (0.5 when there is no validation data yet), else the fixed one."""
         multilabel = self.y_type_ in MULTILABEL
         if len(self.classes_) != 2 and not multilabel:
             return 0.5
         tuned = isinstance(self.threshold, str) and self.threshold in TUNED
-        if not tuned:
-            fixed = float(self.threshold)
+        if not tuned or val_data is None:
+            fixed = 0.5 if tuned else float(self.threshold)
             return np.full(len(self.classes_), fixed) if multilabel else fixed
         val_data = val_data.to(torch.device("cpu"))
         proba = torch.sigmoid(predict_logits(self.module_, val_data)).numpy()

@@ -26,7 +26,8 @@ from torch import Tensor
 
 LossFn = Callable[..., Tensor]
 """``f(logits, target) -> scalar``; a loss that takes per-text weights (``sample_weight``)
-also takes them as a third argument, ``f(logits, target, weight)``."""
+also takes them as a third argument, ``f(logits, target, weight=None)`` (validation, which
+is unweighted, leaves it out)."""
 
 
 def weighted_mean(terms: Tensor, weight: Tensor | None) -> Tensor:
@@ -47,7 +48,7 @@ def weighted_sum(values: Tensor, weight: Tensor | None) -> Tensor:
 
 def takes_weight(loss: LossFn) -> bool:
     """Whether ``loss`` accepts per-text weights: every named loss does; a callable one when it
-    has a third parameter (``f(logits, target, weight)``)."""
+    has a third parameter (``f(logits, target, weight=None)``)."""
     if isinstance(loss, Loss):
         return True
     try:
