@@ -1,5 +1,6 @@
-"""What continued training needs beyond :func:`~dan_dice.training.train`: per-text weights
-checked, the labels of a first ``partial_fit`` call, and a vocabulary that grows with the data.
+"""Continued training: :class:`IncrementalMixin` gives ``DANClassifier`` its ``partial_fit``,
+one epoch of :func:`~dan_dice.training.train_epoch` a call, with what it needs: per-text
+weights checked, the labels of a first call, and a vocabulary that grows with the data.
 
 New words join the vocabulary once they have been seen ``min_count`` times across the calls
 and have a pretrained vector (a word without one would start at the mean vector, which the
@@ -9,16 +10,27 @@ optimiser's moments, so the ids of the known words never change.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 
-from .embeddings import WordVectors
-from .targets import MULTILABEL, check_targets
-from .text import Vocabulary
+from .embeddings import WordVectors, load_word_vectors
+from .targets import MULTILABEL, check_targets, encode_targets
+from .text import Vocabulary, check_texts, count_tokens
+from .training import (
+    TUNED,
+    evaluate,
+    make_optimizers,
+    resolve_device,
+    torch_threads,
+    train_epoch,
+)
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None:
@@ -99,3 +111,96 @@ def add_embedding_rows(
             if key in state:
                 moments = state[key]
                 state[key] = torch.cat([moments, moments.new_zeros(len(rows), moments.shape[1])])
+
+
+class IncrementalMixin:
+    """``partial_fit`` for :class:`~dan_dice.estimator.DANClassifier`, which provides the
+    parameters and the helpers it shares with ``fit`` (``_new_module``, ``_loss_fn``,
+    ``_pack``, ``_check_validation``, ``_fit_threshold``)."""
+
+    def partial_fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        classes: Any = None,
+        *,
+        sample_weight: Any = None,
+        validation_data: tuple | None = None,
+    ) -> IncrementalMixin:
+        """One epoch over ``(X, y)``, from the current weights, with no early stopping: for
+        data that arrive over time or do not fit in memory (read it in chunks).
+
+        The first call on an unfitted model needs ``classes`` (every label it will see),
+        except for a multi-label indicator, whose width fixes the labels; the classes then
+        stay, and an unknown label is an error. Words seen ``min_count`` times across the
+        calls join the vocabulary when they have a pretrained vector. The optimiser state
+        persists between calls in memory (``optimizers_``), not in saved files. The threshold
+        is re-tuned, and ``best_validation_score_`` and ``collapsed_`` updated, only when
+        ``validation_data`` is given; ``sample_weight`` weighs the training loss only."""
+        X = check_texts(X)
+        first = not hasattr(self, "module_")
+        if first:
+            self._check_params()
+            self.y_type_, self.classes_ = first_targets(y, len(X), classes)
+        elif classes is not None and list(np.unique(classes)) != self.classes_.tolist():
+            raise ValueError(
+                f"classes={list(np.unique(classes))} differ from the model's "
+                f"{self.classes_.tolist()}: the output classes stay fixed"
+            )
+        y = encode_targets(y, len(X), self.y_type_, self.classes_)
+        weight = check_sample_weight(sample_weight, len(X))
+        val = None if validation_data is None else self._check_validation(validation_data)
+        loss_fn = self._loss_fn(y, weight)
+        device = resolve_device(self.device)
+        rng_devices = [device] if device.type == "cuda" else []
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=rng_devices):
+            seed = check_random_state(self.random_state).randint(2**31)
+            torch.manual_seed(seed + len(getattr(self, "history_", ())))  # a new order a call
+            if first:
+                self.word_counts_ = count_tokens(X)
+                self.vocabulary_ = Vocabulary.from_counts(self.word_counts_, self.min_count)
+                self.module_, self.history_, self.collapsed_ = self._new_module(y), [], False
+                self.best_validation_score_ = math.nan
+            else:
+                self._grow_vocabulary(X, getattr(self, "optimizers_", []))
+            model = self.module_.to(device)
+            if not hasattr(self, "optimizers_"):
+                self.optimizers_ = make_optimizers(model, self.lr, self.weight_decay)
+            n_classes, epoch = len(self.classes_), len(self.history_) + 1
+            data = self._pack(X, y, device, weight=weight)
+            scores = train_epoch(
+                model,
+                loss_fn,
+                data,
+                self.optimizers_,
+                n_classes=n_classes,
+                batch_size=self.batch_size,
+                threshold=self.threshold,
+                epoch=epoch,
+            )
+            record = {"epoch": epoch, **{f"train_{k}": v for k, v in scores.items()}}
+            if val is not None:
+                val_data = self._pack(*val, device)
+                scores = evaluate(model, loss_fn, val_data, n_classes, self.threshold)
+                record.update({f"val_{k}": v for k, v in scores.items()})
+        self.module_ = model.cpu().eval()
+        self.history_.append(record)
+        self.best_epoch_ = epoch
+        if val is not None:
+            tuned = self.threshold in TUNED and "val_tuned_f1" in record
+            self.best_validation_score_ = record["val_tuned_f1" if tuned else "val_f1"]
+            self.collapsed_ = bool(record["val_collapsed"])
+        if val is not None or first:
+            self.threshold_ = self._fit_threshold(val_data if val is not None else None)
+        return self
+
+    def _grow_vocabulary(self, X: list[str], optimizers: list) -> None:
+        """Count ``X``'s words and add those now due (:mod:`dan_dice.incremental`)."""
+        counts = getattr(self, "word_counts_", Counter())
+        counts.update(count_tokens(X))
+        self.word_counts_ = counts
+        vectors = load_word_vectors(self.embeddings)
+        known = self.embedding_coverage_ * (len(self.vocabulary_) - 1)
+        self.vocabulary_, rows = grow_vocabulary(self.vocabulary_, counts, self.min_count, vectors)
+        add_embedding_rows(self.module_, optimizers, rows)
+        self.embedding_coverage_ = (known + len(rows)) / max(len(self.vocabulary_) - 1, 1)
