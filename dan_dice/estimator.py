@@ -19,14 +19,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
+from .embeddings import DEFAULT
 from .explain import explain_texts
 from .files import one_line
 from .incremental import IncrementalMixin, check_sample_weight
-from .losses import get_loss, takes_weight
 from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
-from .multilabel_losses import get_multilabel_loss
 from .persistence import read_model, save_model
 from .pooling import POOLINGS
 from .splits import multilabel_holdout
@@ -385,51 +383,6 @@ class DANClassifier(IncrementalMixin, ClassifierMixin, BaseEstimator):
         data = self._pack(X, np.zeros(len(X), dtype=np.int64), torch.device("cpu"))
         with torch_threads(self.num_threads):
             return predict_logits(self.module_, data)
-
-    def _new_module(self, y: np.ndarray) -> DAN:
-        """An untrained network over ``vocabulary_``, its table from the pretrained vectors."""
-        matrix, self.embedding_coverage_ = embedding_matrix(
-            self.vocabulary_, load_word_vectors(self.embeddings)
-        )
-        multilabel = self.y_type_ in MULTILABEL
-        n_classes = len(self.classes_)
-        model = DAN(
-            matrix,
-            hidden_sizes=tuple(self.hidden_sizes),
-            n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
-            dropout=self.dropout,
-            word_dropout=self.word_dropout,
-            freeze_embeddings=self.freeze_embeddings,
-            pooling=self.pooling,
-        )
-        if multilabel:
-            model.start_at_rates(y.mean(0))
-        return model
-
-    def _loss_fn(self, y: np.ndarray, weight: np.ndarray | None):
-        """The loss for training labels ``y``; one that cannot take ``sample_weight`` refuses
-        it here rather than in the middle of training."""
-        if self.y_type_ in MULTILABEL:
-            if self.class_weight is not None:
-                raise ValueError(
-                    "class_weight applies to single-label tasks; for multi-label data use "
-                    "loss='class_balanced' or loss='distribution_balanced'"
-                )
-            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
-        else:
-            loss_fn = get_loss(
-                self.loss,
-                y,
-                len(self.classes_),
-                self.loss_params,
-                class_weight=self._class_weight(),
-            )
-        if weight is not None and not takes_weight(loss_fn):
-            raise ValueError(
-                f"loss={self.loss!r} cannot take sample_weight: a callable loss takes the "
-                "weights as a third argument, f(logits, target, weight=None)"
-            )
-        return loss_fn
 
     def _pack(
         self,

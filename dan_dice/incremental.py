@@ -20,7 +20,10 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from .embeddings import WordVectors, load_word_vectors
+from .embeddings import WordVectors, embedding_matrix, load_word_vectors
+from .losses import LossFn, get_loss, takes_weight
+from .model import DAN
+from .multilabel_losses import get_multilabel_loss
 from .targets import MULTILABEL, check_targets, encode_targets
 from .text import Vocabulary, check_texts, count_tokens
 from .training import (
@@ -114,9 +117,10 @@ def add_embedding_rows(
 
 
 class IncrementalMixin:
-    """``partial_fit`` for :class:`~dan_dice.estimator.DANClassifier`, which provides the
-    parameters and the helpers it shares with ``fit`` (``_new_module``, ``_loss_fn``,
-    ``_pack``, ``_check_validation``, ``_fit_threshold``)."""
+    """``partial_fit`` for :class:`~dan_dice.estimator.DANClassifier`, and the steps it shares
+    with ``fit``: a new network, the training loss, the vocabulary grown. The estimator
+    provides the parameters and the rest (``_pack``, ``_check_validation``,
+    ``_fit_threshold``)."""
 
     def partial_fit(
         self,
@@ -204,3 +208,48 @@ class IncrementalMixin:
         self.vocabulary_, rows = grow_vocabulary(self.vocabulary_, counts, self.min_count, vectors)
         add_embedding_rows(self.module_, optimizers, rows)
         self.embedding_coverage_ = (known + len(rows)) / max(len(self.vocabulary_) - 1, 1)
+
+    def _new_module(self, y: np.ndarray) -> DAN:
+        """An untrained network over ``vocabulary_``, its table from the pretrained vectors."""
+        matrix, self.embedding_coverage_ = embedding_matrix(
+            self.vocabulary_, load_word_vectors(self.embeddings)
+        )
+        multilabel = self.y_type_ in MULTILABEL
+        n_classes = len(self.classes_)
+        model = DAN(
+            matrix,
+            hidden_sizes=tuple(self.hidden_sizes),
+            n_outputs=1 if n_classes == 2 and not multilabel else n_classes,
+            dropout=self.dropout,
+            word_dropout=self.word_dropout,
+            freeze_embeddings=self.freeze_embeddings,
+            pooling=self.pooling,
+        )
+        if multilabel:
+            model.start_at_rates(y.mean(0))
+        return model
+
+    def _loss_fn(self, y: np.ndarray, weight: np.ndarray | None) -> LossFn:
+        """The loss for training labels ``y``; one that cannot take ``sample_weight`` refuses
+        it here rather than in the middle of training."""
+        if self.y_type_ in MULTILABEL:
+            if self.class_weight is not None:
+                raise ValueError(
+                    "class_weight applies to single-label tasks; for multi-label data use "
+                    "loss='class_balanced' or loss='distribution_balanced'"
+                )
+            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
+        else:
+            loss_fn = get_loss(
+                self.loss,
+                y,
+                len(self.classes_),
+                self.loss_params,
+                class_weight=self._class_weight(),
+            )
+        if weight is not None and not takes_weight(loss_fn):
+            raise ValueError(
+                f"loss={self.loss!r} cannot take sample_weight: a callable loss takes the "
+                "weights as a third argument, f(logits, target, weight=None)"
+            )
+        return loss_fn
