@@ -67,13 +67,29 @@ def _score(forward: Forward, group: list[tuple[np.ndarray, np.ndarray]]) -> Iter
 
 def explain_texts(clf: Any, texts: list[str], label: Any = None) -> list:
     """:meth:`DANClassifier.explain <dan_dice.estimator.DANClassifier.explain>` for a fitted
-    estimator ``clf``: per text, ``(token, contribution)`` pairs for the class chosen as that
-    method says (a dict of them per label for a list of labels of a multi-label fit)."""
+    estimator ``clf`` (see :func:`explain_with`)."""
     from .targets import MULTILABEL
+
+    forward = _numpy_forward(clf.module_)
+    multilabel = clf.y_type_ in MULTILABEL
+    return explain_with(forward, clf.vocabulary_, clf.classes_.tolist(), multilabel, texts, label)
+
+
+def explain_with(
+    forward: Forward,
+    vocabulary: Any,
+    classes: list,
+    multilabel: bool,
+    texts: list[str],
+    label: Any = None,
+) -> list:
+    """Per text, ``(token, contribution)`` pairs for one class of a network given by its
+    ``forward`` over a :class:`~dan_dice.text.Vocabulary`'s ids: the positive class for two
+    ``classes`` (or the negative one named by ``label``: the contributions change sign), the
+    predicted one or ``label`` for more, the label named for a multi-label network (a dict of
+    pairs per label for a list of labels)."""
     from .text import tokenize
 
-    classes = clf.classes_.tolist()
-    multilabel = clf.y_type_ in MULTILABEL
     several = multilabel and isinstance(label, list | tuple)
     asked = list(label) if several else [label]
     unknown = [name for name in asked if name is not None and name not in classes]
@@ -84,18 +100,17 @@ def explain_texts(clf: Any, texts: list[str], label: Any = None) -> list:
     if multilabel or (len(classes) > 2 and label is not None):
         columns = np.array([[classes.index(name) for name in asked]] * len(texts))
     elif len(classes) > 2:
-        columns = clf._logits(texts).argmax(1).numpy()[:, None]
+        columns = forward(*vocabulary.encode_batch(texts)).argmax(1)[:, None]
     else:
         columns = np.zeros((len(texts), 1), dtype=np.int64)
     sign = -1.0 if len(classes) == 2 and label == classes[0] else 1.0
     tokens = [tokenize(text) for text in texts]
     present = [i for i, words in enumerate(tokens) if words]
-    forward = _numpy_forward(clf.module_)
-    texts_ids = (np.asarray(clf.vocabulary_.encode(texts[i])) for i in present)
+    texts_ids = (np.asarray(vocabulary.encode(texts[i])) for i in present)
     found = dict(zip(present, occlusions(forward, texts_ids), strict=True))
     explained = []
     for i, words in enumerate(tokens):
-        deltas = found.get(i, np.zeros((0, columns.shape[1])))
+        deltas = found.get(i, np.zeros((0, len(classes))))  # an empty text: no pairs
         pairs = {
             name: list(zip(words, (sign * deltas[:, column]).tolist(), strict=True))
             for name, column in zip(asked, columns[i], strict=True)

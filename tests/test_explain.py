@@ -61,6 +61,7 @@ def test_three_classes_explain_the_predicted_or_named_class(toy_texts_3class):
         pairs = clf.explain([text], label=label)[0]
         change = logit(clf, text, column) - logit(clf, without(text, 0), column)
         assert pairs[0][1] == pytest.approx(change, abs=1e-5)
+    assert clf.explain(["", text], label=2)[0] == []
     with pytest.raises(ValueError, match="not one of the model's classes"):
         clf.explain([text], label=7)
 
