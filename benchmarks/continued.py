@@ -77,7 +77,7 @@ def _main(args: argparse.Namespace) -> None:
             "model": list(table.groups),
             "test F1": [_mean_std(g["F1"]) for _, g in table],
             "test accuracy": [_mean_std(g["accuracy"]) for _, g in table],
-            "seconds (training on top of the first half's)": [
+            "fit seconds (the continued: on top of the first half's)": [
                 f"{g['seconds'].mean():.1f}" for _, g in table
             ],
         }

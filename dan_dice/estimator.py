@@ -164,6 +164,9 @@ class DANClassifier(IncrementalMixin, ClassifierMixin, BaseEstimator):
     optimizers_ : list of torch.optim.Optimizer
         The optimisers and their state, kept in memory for :meth:`partial_fit`; :meth:`save`
         does not write them, so a loaded model continues with fresh optimiser state.
+    word_counts_ : Counter
+        How often continued training (:meth:`partial_fit`, ``warm_start``) has seen each word,
+        toward ``min_count``; in memory only, like ``optimizers_``.
     """
 
     def __init__(

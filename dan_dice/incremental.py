@@ -24,7 +24,7 @@ from .embeddings import WordVectors, embedding_matrix, load_word_vectors
 from .losses import LossFn, get_loss, takes_weight
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
-from .targets import MULTILABEL, check_targets, encode_targets
+from .targets import MULTILABEL, check_targets, encode_targets, multilabel_form
 from .text import Vocabulary, check_texts, count_tokens
 from .training import (
     TUNED,
@@ -61,23 +61,24 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
 
 def first_targets(y: Any, n_samples: int, classes: Any) -> tuple[str, np.ndarray]:
     """``(y_type, classes)`` fixed by a first ``partial_fit`` call: from ``classes`` (every
-    label the model will ever see), or for a multi-label indicator from its width."""
+    label the model will ever see, though this call's ``y`` may hold only some), or for a
+    multi-label indicator from its width."""
+    form = multilabel_form(y)
     if classes is None:
-        y_type, found, _ = check_targets(y, n_samples)
-        if y_type != "multilabel-indicator":
+        if form != "multilabel-indicator":
             raise ValueError(
                 "the first partial_fit call needs classes=..., every label the model will "
                 "see (later calls may hold only some); a multi-label indicator's width "
                 "fixes its labels without it"
             )
-        return y_type, found
-    labels = list(np.unique(np.asarray(classes, dtype=object).ravel()).tolist())
-    y_type, _, _ = check_targets(y, n_samples)
-    if y_type in MULTILABEL:
-        return y_type, np.array(labels)
+        return check_targets(y, n_samples)[:2]
+    labels = np.unique(np.asarray(list(classes), dtype=object))
     if len(labels) < 2:
-        raise ValueError(f"classes must hold two labels or more, got {labels}")
-    return ("binary" if len(labels) == 2 else "multiclass"), np.array(labels)
+        raise ValueError(f"classes must hold two labels or more, got {labels.tolist()}")
+    labels = np.array(labels.tolist())  # a plain dtype when the labels allow one
+    if form is not None:
+        return form, labels
+    return ("binary" if len(labels) == 2 else "multiclass"), labels
 
 
 def grow_vocabulary(

@@ -157,8 +157,9 @@ def test_partial_fit_needs_classes_first_then_keeps_them(toy_texts):
     X, y = toy_texts
     with pytest.raises(ValueError, match="needs classes"):
         fast().partial_fit(X, y)
-    clf = fast().partial_fit(X[:20], y[:20], classes=[0, 1])
-    assert clf.classes_.tolist() == [0, 1]
+    negatives = [i for i in range(200) if y[i] == 0][:20]
+    clf = fast().partial_fit([X[i] for i in negatives], y[negatives], classes=[1, 0])
+    assert clf.classes_.tolist() == [0, 1] and clf.y_type_ == "binary"  # one class so far
     with pytest.raises(ValueError, match=r"labels not seen in fit: \[2\]"):
         clf.partial_fit(X[:3], [0, 1, 2])
     with pytest.raises(ValueError, match="stay fixed"):
