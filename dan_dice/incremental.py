@@ -141,7 +141,9 @@ class IncrementalMixin:
         calls join the vocabulary when they have a pretrained vector. The optimiser state
         persists between calls in memory (``optimizers_``), not in saved files. The threshold
         is re-tuned, and ``best_validation_score_`` and ``collapsed_`` updated, only when
-        ``validation_data`` is given; ``sample_weight`` weighs the training loss only."""
+        ``validation_data`` is given; ``sample_weight`` weighs the training loss only. Losses
+        that count the labels (``class_weight="balanced"``, ``"wbce"``, ``"class_balanced"``,
+        ...) count those of each call."""
         X = check_texts(X)
         first = not hasattr(self, "module_")
         if first:
