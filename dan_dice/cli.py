@@ -265,6 +265,32 @@ def _predict(args: argparse.Namespace) -> None:
             texts = list(islice(lines, 1024))
 
 
+def _explain(args: argparse.Namespace) -> None:
+    """Each text's tokens with their contributions (:meth:`DANClassifier.explain`): one line
+    a token, strongest first, or with ``--json`` one JSON line a text holding the pairs."""
+    from .estimator import DANClassifier
+    from .targets import MULTILABEL
+
+    clf = DANClassifier.load(args.model)
+    label = None
+    if args.label is not None:  # the model's own labels, as typed on the command line
+        names = {str(c): c for c in clf.classes_.tolist()}
+        several = clf.y_type_ in MULTILABEL and "," in args.label
+        asked = [names.get(name, name) for name in args.label.split(",")]
+        label = asked if several else names.get(args.label, args.label)
+    explained = clf.explain(args.texts, label=label)
+    for text, pairs in zip(args.texts, explained, strict=True):
+        if args.json:
+            print(json.dumps({"text": text, "contributions": pairs}, ensure_ascii=False))
+            continue
+        print(text)
+        for name, part in pairs.items() if isinstance(pairs, dict) else [(None, pairs)]:
+            if name is not None:
+                print(f"  label {name}")
+            for token, value in sorted(part, key=lambda pair: -abs(pair[1]))[: args.top]:
+                print(f"  {value:+9.4f}  {token}")
+
+
 def _texts(source, path: Path | None):
     """The lines of ``predict``'s input as texts: without their line ends (``\\n``,
     ``\\r\\n``, ``\\r``) nor a byte-order mark, decoded as :func:`dan_dice.files.read_lines`
@@ -380,6 +406,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1)")
     predict.set_defaults(handler=_predict)
+
+    explain = commands.add_parser(
+        "explain",
+        help="each word's contribution to a saved model's score of a class (exact occlusion)",
+        description="For each text, every token's contribution: the change in the class's "
+        "logit when that occurrence is left out (the positive class for two classes, the "
+        "predicted one for more, --label for another, or for multi-label models).",
+    )
+    explain.add_argument("--model", type=Path, required=True, metavar="MODEL")
+    explain.add_argument("texts", nargs="+", metavar="TEXT", help="texts to explain")
+    explain.add_argument(
+        "--label", help="the class to explain (multi-label: one label, or several joined by ',')"
+    )
+    explain.add_argument("--json", action="store_true", help="one JSON line a text, every pair")
+    explain.add_argument(
+        "--top", type=int, default=10, help="tokens shown a text, strongest first (default: 10)"
+    )
+    explain.set_defaults(handler=_explain)
     return parser
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,19 +13,19 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .embeddings import DEFAULT, embedding_matrix, load_word_vectors
+from .embeddings import DEFAULT
+from .explain import explain_texts
 from .files import one_line
-from .losses import WEIGHTED_FORMS, get_loss
+from .incremental import IncrementalMixin, check_sample_weight
+from .losses import WEIGHTED_FORMS
 from .metrics import best_threshold, tuned_thresholds
 from .model import DAN
-from .multilabel_losses import get_multilabel_loss
 from .params import Threshold, check_params
 from .persistence import check_saveable, read_model, save_model
-from .splits import multilabel_holdout
+from .splits import holdout
 from .targets import (
     MULTILABEL,
     check_targets,
@@ -37,6 +37,7 @@ from .text import build_vocabulary, check_texts, encode_corpus
 from .training import (
     CollapseWarning,
     PackedTexts,
+    make_optimizers,
     predict_logits,
     resolve_device,
     torch_threads,
@@ -44,7 +45,7 @@ from .training import (
 )
 
 
-class DANClassifier(ClassifierMixin, BaseEstimator):
+class DANClassifier(IncrementalMixin, ClassifierMixin, BaseEstimator):
     """A GloVe-averaging text classifier trained with an imbalance-aware loss.
 
     Takes raw texts (any sequence of ``str``) and labels of any type. The network pools
@@ -130,6 +131,10 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         models on the CPU.
     verbose : int, default=0
         ``> 0`` shows a progress bar over epochs.
+    warm_start : bool, default=False
+        ``fit`` on a fitted model trains on from its weights (with its usual early stopping)
+        instead of starting afresh; the classes stay and new words join the vocabulary, as
+        in :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -161,6 +166,12 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         (multi-label).
     embedding_coverage_ : float
         Share of the vocabulary that had a pretrained vector.
+    optimizers_ : list of torch.optim.Optimizer
+        The optimisers and their state, kept in memory for :meth:`partial_fit`; :meth:`save`
+        does not write them, so a loaded model continues with fresh optimiser state.
+    word_counts_ : Counter
+        How often continued training (:meth:`partial_fit`, ``warm_start``) has seen each word,
+        toward ``min_count``; in memory only, like ``optimizers_``.
     """
 
     def __init__(
@@ -188,6 +199,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         num_threads: int | None = 1,
         random_state: int | np.random.RandomState | None = None,
         verbose: int = 0,
+        warm_start: bool = False,
     ):
         self.loss = loss
         self.loss_params = loss_params
@@ -211,58 +223,65 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
         self.num_threads = num_threads
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
-    def fit(self, X: Sequence[str], y: Any, *, validation_data: tuple | None = None):
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        *,
+        sample_weight: Any = None,
+        validation_data: tuple | None = None,
+    ) -> DANClassifier:
         """Train on texts ``X`` and labels ``y``; ``validation_data=(X_val, y_val)`` is optional.
 
         ``y`` holds one label per text, or for multi-label tasks a 0/1 indicator matrix or a
-        list of label lists (:mod:`dan_dice.targets`)."""
+        list of label lists (:mod:`dan_dice.targets`). ``sample_weight`` weighs each text's
+        share of the training loss (times its ``class_weight``); validation, and so the epoch
+        kept and the tuned threshold, stay unweighted. With ``warm_start`` a fitted model
+        trains on from its weights."""
         self._check_params()
         threshold = Threshold.parse(self.threshold)
         X = check_texts(X)
-        self.y_type_, self.classes_, y = check_targets(y, len(X))
+        warm = self.warm_start and hasattr(self, "module_")
+        if warm:
+            y = encode_targets(y, len(X), self.y_type_, self.classes_)
+        else:
+            self.y_type_, self.classes_, y = check_targets(y, len(X))
         check_saveable(self)
         multilabel = self.y_type_ in MULTILABEL
+        weight = check_sample_weight(sample_weight, len(X))
         rng = check_random_state(self.random_state)
         if validation_data is None:
-            X, X_val, y, y_val = self._hold_out(X, y, rng.randint(2**31))
+            train_index, val_index = holdout(
+                y, self.validation_fraction, rng.randint(2**31), self.classes_
+            )
+            X_val, y_val = [X[i] for i in val_index], y[val_index]
+            X, y = [X[i] for i in train_index], y[train_index]
+            weight = None if weight is None else weight[train_index]
         else:
             X_val, y_val = self._check_validation(validation_data)
         if multilabel:
             check_validation_labels(y_val, self.classes_)
         device = resolve_device(self.device)
-        n_classes = len(self.classes_)
-        if multilabel:
-            if self.class_weight is not None:
-                raise ValueError(
-                    "class_weight applies to single-label tasks; for multi-label data use "
-                    "loss='class_balanced' or loss='distribution_balanced'"
-                )
-            loss_fn = get_multilabel_loss(self.loss, y, self.loss_params)
+        loss_fn = self._loss_fn(y, weight)
+        if warm:
+            self._grow_vocabulary(X, [])
         else:
-            loss_fn = get_loss(
-                self.loss, y, n_classes, self.loss_params, class_weight=self._class_weight()
-            )
-
-        self.vocabulary_ = build_vocabulary(tuple(X), self.min_count)
-        matrix, self.embedding_coverage_ = embedding_matrix(
-            self.vocabulary_, load_word_vectors(self.embeddings)
-        )
+            self.vocabulary_ = build_vocabulary(tuple(X), self.min_count)
+            self.word_counts_ = Counter()
         rng_devices = [device] if device.type == "cuda" else []
         with torch_threads(self.num_threads), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(rng.randint(2**31))
-            n_outputs = 1 if n_classes == 2 and not multilabel else n_classes
-            model = self._build_module(matrix, n_outputs)
-            if multilabel:
-                model.start_at_rates(y.mean(0))
-            model = model.to(device)
+            model = (self.module_ if warm else self._new_module(y)).to(device)
+            self.optimizers_ = make_optimizers(model, self.lr, self.weight_decay)
             val_data = self._pack(X_val, y_val, device, memo=True)
             result = train(
                 model,
                 loss_fn,
-                self._pack(X, y, device, memo=True),
+                self._pack(X, y, device, memo=True, weight=weight),
                 val_data,
-                n_classes=n_classes,
+                n_classes=len(self.classes_),
                 lr=self.lr,
                 batch_size=self.batch_size,
                 max_epochs=self.max_epochs,
@@ -271,6 +290,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
                 weight_decay=self.weight_decay,
                 threshold=threshold,
                 verbose=self.verbose,
+                optimizers=self.optimizers_,
             )
         self.module_ = model.cpu()
         self.history_ = result.history
@@ -282,6 +302,16 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             message = _collapse_message(result.history[self.best_epoch_ - 1], self)
             warnings.warn(message, CollapseWarning, stacklevel=2)
         return self
+
+    def explain(self, X: Sequence[str], label: Any = None) -> list:
+        """Each token's contribution to a class's logit, by exact occlusion (the logit minus
+        the logit with that one occurrence left out; :mod:`dan_dice.explain`): for each text a
+        list of ``(token, contribution)`` pairs in text order, one per occurrence, unknown
+        words included. The class: the positive one for two classes, the predicted one (or
+        ``label``) for more; for multi-label fits ``label`` names one label, or a list of
+        labels for a dict of pairs per label."""
+        check_is_fitted(self)
+        return explain_texts(self, check_texts(X, allow_empty=True), label)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``;
@@ -363,7 +393,12 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             return predict_logits(self.module_, data)
 
     def _pack(
-        self, X: Sequence[str], y: np.ndarray, device: torch.device, memo: bool = False
+        self,
+        X: Sequence[str],
+        y: np.ndarray,
+        device: torch.device,
+        memo: bool = False,
+        weight: np.ndarray | None = None,
     ) -> PackedTexts:
         """``X`` encoded; ``memo`` for the texts of ``fit``, which refits share
         (:func:`~dan_dice.text.encode_corpus`), never for those of ``predict``."""
@@ -371,31 +406,7 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             ids, offsets = encode_corpus(self.vocabulary_, tuple(X))
         else:
             ids, offsets = self.vocabulary_.encode_batch(X)
-        return PackedTexts.from_numpy(ids, offsets, y, device)
-
-    def _hold_out(self, X: list[str], y: np.ndarray, seed: int) -> tuple:
-        """A validation part of ``validation_fraction``: stratified by class, or by label set
-        through iterative stratification for multi-label ``y``."""
-        if y.ndim == 2:
-            train_index, val_index = multilabel_holdout(y, self.validation_fraction, seed)
-            return (
-                [X[i] for i in train_index],
-                [X[i] for i in val_index],
-                y[train_index],
-                y[val_index],
-            )
-        counts = np.bincount(y)
-        n_val = math.ceil(self.validation_fraction * len(y))
-        if counts.min() < 2 or min(n_val, len(y) - n_val) < len(counts):
-            rare = self.classes_[counts < 2].tolist()
-            raise ValueError(
-                "fit holds out a stratified validation part (validation_fraction="
-                f"{self.validation_fraction}), which needs at least 2 texts of every class and "
-                f"room for each class on both sides: {len(y)} texts of {len(counts)} classes"
-                + (f", of which {rare} occur only once" if rare else "")
-                + "; pass validation_data=(X_val, y_val), or more texts"
-            )
-        return train_test_split(X, y, test_size=n_val, stratify=y, random_state=seed)
+        return PackedTexts.from_numpy(ids, offsets, y, device, weight)
 
     def _check_validation(self, validation_data: Any) -> tuple[list[str], np.ndarray]:
         try:
@@ -414,12 +425,17 @@ class DANClassifier(ClassifierMixin, BaseEstimator):
             )
         return X_val, y_val
 
-    def _fit_threshold(self, val_data: PackedTexts, threshold: Threshold) -> float | np.ndarray:
+    def _fit_threshold(
+        self, val_data: PackedTexts | None, threshold: Threshold
+    ) -> float | np.ndarray:
+        """The threshold(s) :meth:`predict` uses: tuned on ``val_data`` when ``threshold``
+        asks for it (0.5 when there is no validation data yet), else the fixed one."""
         multilabel = self.y_type_ in MULTILABEL
         if len(self.classes_) != 2 and not multilabel:
             return 0.5
-        if not threshold.tuned:
-            return np.full(len(self.classes_), threshold.value) if multilabel else threshold.value
+        if not threshold.tuned or val_data is None:
+            fixed = 0.5 if threshold.tuned else threshold.value
+            return np.full(len(self.classes_), fixed) if multilabel else fixed
         val_data = val_data.to(torch.device("cpu"))
         proba = torch.sigmoid(predict_logits(self.module_, val_data)).numpy()
         y = val_data.y.numpy()

@@ -6,17 +6,14 @@ of the positive class, and float 0/1 targets. Multi-class tasks: ``(N, C)`` logi
 indices; the multi-class losses also accept a binary task, read as the two-class logits ``[0, z]``
 (whose softmax is exactly ``[1 − σ(z), σ(z)]``).
 
-Each loss is a plain function over logits (computed in log space where powers or logarithms of
-probabilities appear, so that even logits of ±1e4 give finite values and gradients) and a thin
+Each loss is a plain function over logits (:mod:`dan_dice.loss_functions`) and a thin
 :class:`Loss` module around it. :func:`get_loss` builds one by name for a training set.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -24,156 +21,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LossFn = Callable[[Tensor, Tensor], Tensor]
-
-
-def balanced_class_weight(y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Weights ``w_c = N / (C · N_c)`` that make every class weigh as much as the others in total.
-
-    With them, the mean of ``w_{y_i} · loss_i`` over the training set is the mean over classes of
-    each class's mean loss.
-    """
-    y = np.asarray(y)
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"y must hold class codes in 0..{n_classes - 1}")
-    counts = np.bincount(y, minlength=n_classes)
-    missing = np.flatnonzero(counts == 0).tolist()
-    if missing:
-        raise ValueError(
-            f"balanced class weights need examples of every class, but y has none of class "
-            f"{missing} ({n_classes - len(missing)} of {n_classes} classes present)"
-        )
-    return y.size / (n_classes * counts)
-
-
-# Binary losses: logits z (N,), float targets y (N,) in {0, 1}.
-
-
-def dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
-    """Soft Dice over the whole batch (the study's eq. 7): ``1 − (2Σyp + s) / (Σy + Σp + s)``.
-
-    The smoothing ``s`` keeps a batch without positives defined (its loss is ``Σp / (Σp + s)``).
-    """
-    p = torch.sigmoid(logits)
-    return 1 - (2 * (p * target).sum() + smooth) / (target.sum() + p.sum() + smooth)
-
-
-def tversky_loss(
-    logits: Tensor, target: Tensor, a: float = 0.5, b: float = 0.5, smooth: float = 1.0
-) -> Tensor:
-    """Batch Tversky loss ``1 − TI``, ``TI = (TP + γ) / (TP + a·FP + b·FN + γ)`` with soft counts
-    ``TP = Σpy``, ``FP = Σp(1−y)``, ``FN = Σ(1−p)y``.
-
-    ``a`` and ``b`` price false positives and false negatives; ``a = b = 0.5`` is
-    :func:`dice_loss` with smoothing ``2γ``.
-    """
-    p = torch.sigmoid(logits)
-    tp = (p * target).sum()
-    fp = (p * (1 - target)).sum()
-    fn = ((1 - p) * target).sum()
-    return 1 - (tp + smooth) / (tp + a * fp + b * fn + smooth)
-
-
-def weighted_bce_loss(logits: Tensor, target: Tensor, class_weight: Tensor) -> Tensor:
-    """Binary cross-entropy with example ``i`` weighted by ``class_weight[y_i]``: ``mean_i w_{y_i} ·
-    BCE(z_i, y_i)`` (a plain mean, so balanced weights give the mean of the two class means)."""
-    weight = class_weight.to(logits)[target.long()]
-    return (weight * F.binary_cross_entropy_with_logits(logits, target, reduction="none")).mean()
-
-
-def focal_loss(
-    logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: float | None = None
-) -> Tensor:
-    """Focal loss (Lin et al.): ``mean −α_t (1 − p_t)^γ log p_t``, ``p_t`` the probability of the
-    true class.
-
-    ``(1 − p_t)^γ`` shrinks the loss of easy examples; ``α_t`` is ``alpha`` for positives and
-    ``1 − alpha`` for negatives (no weighting when ``alpha`` is None). ``γ = 0`` is BCE.
-    """
-    zt = (2 * target - 1) * logits  # p_t = σ(z_t)
-    loss = -torch.exp(gamma * F.logsigmoid(-zt)) * F.logsigmoid(zt)
-    if alpha is not None:
-        loss = loss * (alpha * target + (1 - alpha) * (1 - target))
-    return loss.mean()
-
-
-def published_dsc_loss(
-    logits: Tensor, target: Tensor, alpha: float = 1.0, gamma: float = 1.0
-) -> Tensor:
-    """Li et al.'s self-adjusting Dice as published: ``mean 1 − (2qy + γ) / (q + y + γ)``,
-    ``q = (1 − p)^α · p``.
-
-    It collapses: ``q`` vanishes at both ``p = 0`` and ``p = 1``. A negative costs ``q / (q + γ)``,
-    nothing for a confident false positive (``p → 1``) just as for a true negative; a positive
-    costs ``(1 − q) / (1 + q + γ)``, the same at ``p → 1`` as at ``p → 0`` and least at
-    ``p = 1 / (1 + α)``. So for ``α > 0`` confident predictions are not rewarded and confident
-    false positives are free. See :func:`dsc_loss`.
-    """
-    q = torch.exp(alpha * F.logsigmoid(-logits) + F.logsigmoid(logits))
-    return ((q + target - 2 * q * target) / (q + target + gamma)).mean()
-
-
-def dsc_loss(logits: Tensor, target: Tensor, alpha: float = 1.0, gamma: float = 1.0) -> Tensor:
-    """Self-adjusting Dice that does not collapse: ``mean (1 − p_t)^α · (1 − DSC_t)``, where
-    ``DSC_t = (2p_t + γ) / (p_t + 1 + γ)`` is the per-example Dice of the true class.
-
-    This is ``(1 − p_t)^(1+α) / (1 + γ + p_t)``: strictly decreasing in ``p_t`` for every
-    ``α ≥ 0``, from ``1 / (1 + γ)`` at ``p_t = 0`` to 0 at ``p_t = 1``. The factor down-weights easy
-    examples as in focal loss, but multiplies the loss instead of the probability inside the Dice
-    ratio as :func:`published_dsc_loss` does, where it vanishes for confident predictions, right
-    or wrong. (Putting it on ``p_t`` inside the ratio keeps that flaw for any ``α > 0``.) ``α = 0``
-    is the per-example Dice loss ``1 − DSC_t``.
-    """
-    zt = (2 * target - 1) * logits
-    return (torch.exp((1 + alpha) * F.logsigmoid(-zt)) / (1 + gamma + torch.sigmoid(zt))).mean()
-
-
-# Multi-class losses: logits (N, C), long targets (N,).
-
-
-def multiclass_dice_loss(logits: Tensor, target: Tensor, smooth: float = 1.0) -> Tensor:
-    """``1 −`` the macro average over classes of the batch soft Dice of each class,
-    ``(2Σ_i p_ic y_ic + s) / (Σ_i y_ic + Σ_i p_ic + s)``, with softmax ``p`` and one-hot ``y``."""
-    p = torch.softmax(logits, dim=1)
-    y = F.one_hot(target, logits.shape[1]).to(p)
-    dice = (2 * (p * y).sum(0) + smooth) / (y.sum(0) + p.sum(0) + smooth)
-    return 1 - dice.mean()
-
-
-def weighted_cross_entropy_loss(logits: Tensor, target: Tensor, class_weight: Tensor) -> Tensor:
-    """Cross-entropy with example ``i`` weighted by ``class_weight[y_i]``, plain mean over the batch
-    (as :func:`weighted_bce_loss`; ``F.cross_entropy`` would divide by the sum of the weights)."""
-    loss = F.cross_entropy(logits, target, reduction="none")
-    return (class_weight.to(logits)[target] * loss).mean()
-
-
-def _class_logits(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Binary ``(N,)`` logits ``z`` as two-class logits ``[0, z]``, with long targets."""
-    if logits.dim() == 1:
-        return torch.stack([torch.zeros_like(logits), logits], dim=1), target.long()
-    return logits, target
-
-
-def check_param(
-    name: str, value: Any, low: float, high: float = math.inf, *, strict: bool = False
-) -> float:
-    """``value`` as a float; ValueError unless it is a finite number in [low, high] ((low, high)
-    when ``strict``)."""
-    is_number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    x = float(value) if is_number else math.nan
-    inside = low < x < high if strict else low <= x <= high
-    if not (inside and math.isfinite(x)):
-        right = ")" if strict or math.isinf(high) else "]"
-        raise ValueError(
-            f"{name} must be a finite number in {'(' if strict else '['}{low}, {high}{right}, "
-            f"got {value!r}"
-        )
-    return x
+from .loss_functions import (
+    LossFn,
+    balanced_class_weight,
+    check_param,
+    class_logits,
+    dice_loss,
+    dsc_loss,
+    focal_loss,
+    multiclass_dice_loss,
+    published_dsc_loss,
+    tversky_loss,
+    weighted_bce_loss,
+    weighted_cross_entropy_loss,
+    weighted_mean,
+)
 
 
 class Loss(torch.nn.Module):
-    """Base of the named losses: ``forward(logits, target)`` gives a scalar, averaged over the
-    batch where the loss is per example.
+    """Base of the named losses: ``forward(logits, target, weight=None)`` gives a scalar,
+    averaged over the batch where the loss is per example. ``weight`` (one per text, the
+    estimator's ``sample_weight``) weighs each text's term, or its share of the batch sums of
+    the Dice-type losses.
 
     Keyword arguments of ``__init__`` with defaults are the loss's hyper-parameters.
     """
@@ -187,6 +56,19 @@ class Loss(torch.nn.Module):
         return cls(**params)
 
 
+def takes_weight(loss: LossFn) -> bool:
+    """Whether ``loss`` accepts per-text weights: every named loss does; a callable one when it
+    has a third parameter (``f(logits, target, weight=None)``)."""
+    if isinstance(loss, Loss):
+        return True
+    try:
+        parameters = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
 class DiceLoss(Loss):
     """The study's batch soft Dice loss, :func:`dice_loss`. ``smooth > 0`` (default 1)."""
 
@@ -196,8 +78,8 @@ class DiceLoss(Loss):
         super().__init__()
         self.smooth = check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return dice_loss(logits, target, self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return dice_loss(logits, target, self.smooth, weight)
 
 
 class _ClassWeighted(Loss):
@@ -225,8 +107,8 @@ class WeightedBCELoss(_ClassWeighted):
 
     name = "wbce"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return weighted_bce_loss(logits, target, self.class_weight)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_bce_loss(logits, target, self.class_weight, weight)
 
 
 class MSELoss(Loss):
@@ -234,8 +116,8 @@ class MSELoss(Loss):
 
     name = "mse"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(torch.sigmoid(logits), target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean((torch.sigmoid(logits) - target) ** 2, weight)
 
 
 class BCELoss(Loss):
@@ -243,8 +125,10 @@ class BCELoss(Loss):
 
     name = "bce"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.binary_cross_entropy_with_logits(logits, target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean(
+            F.binary_cross_entropy_with_logits(logits, target, reduction="none"), weight
+        )
 
 
 class _SelfAdjustingDSC(Loss):
@@ -264,8 +148,8 @@ class PublishedDSCLoss(_SelfAdjustingDSC):
 
     name = "dsc_published"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return published_dsc_loss(logits, target, self.alpha, self.gamma)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return published_dsc_loss(logits, target, self.alpha, self.gamma, weight)
 
 
 class DSCLoss(_SelfAdjustingDSC):
@@ -273,8 +157,8 @@ class DSCLoss(_SelfAdjustingDSC):
 
     name = "dsc"
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return dsc_loss(logits, target, self.alpha, self.gamma)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return dsc_loss(logits, target, self.alpha, self.gamma, weight)
 
 
 class TverskyLoss(Loss):
@@ -289,8 +173,8 @@ class TverskyLoss(Loss):
         self.b = check_param("b", b, 0)
         self.smooth = check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return tversky_loss(logits, target, self.a, self.b, self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return tversky_loss(logits, target, self.a, self.b, self.smooth, weight)
 
 
 class FocalLoss(Loss):
@@ -312,8 +196,8 @@ class FocalLoss(Loss):
             params["alpha"] = float(weight[1] / weight.sum())
         return cls(**params)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return focal_loss(logits, target, self.gamma, self.alpha)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return focal_loss(logits, target, self.gamma, self.alpha, weight=weight)
 
 
 class DiceBCELoss(Loss):
@@ -328,10 +212,12 @@ class DiceBCELoss(Loss):
         self.dice_weight = check_param("dice_weight", dice_weight, 0, 1)
         self.smooth = check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        bce = F.binary_cross_entropy_with_logits(logits, target)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        bce = weighted_mean(
+            F.binary_cross_entropy_with_logits(logits, target, reduction="none"), weight
+        )
         w = self.dice_weight
-        return w * dice_loss(logits, target, self.smooth) + (1 - w) * bce
+        return w * dice_loss(logits, target, self.smooth, weight) + (1 - w) * bce
 
 
 class MultiClassDiceLoss(Loss):
@@ -345,8 +231,8 @@ class MultiClassDiceLoss(Loss):
         super().__init__()
         self.smooth = check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return multiclass_dice_loss(*_class_logits(logits, target), self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return multiclass_dice_loss(*class_logits(logits, target), self.smooth, weight)
 
 
 class CrossEntropyLoss(Loss):
@@ -355,8 +241,10 @@ class CrossEntropyLoss(Loss):
     name = "ce"
     multiclass = True
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(*_class_logits(logits, target))
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_mean(
+            F.cross_entropy(*class_logits(logits, target), reduction="none"), weight
+        )
 
 
 class WeightedCrossEntropyLoss(_ClassWeighted):
@@ -366,8 +254,8 @@ class WeightedCrossEntropyLoss(_ClassWeighted):
     name = "wce"
     multiclass = True
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return weighted_cross_entropy_loss(*_class_logits(logits, target), self.class_weight)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return weighted_cross_entropy_loss(*class_logits(logits, target), self.class_weight, weight)
 
 
 LOSSES: dict[str, type[Loss]] = {

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dan_dice.losses import BCELoss, Loss, LossFn, check_param, focal_loss
+from .loss_functions import LossFn, check_param, focal_loss, weighted_mean, weighted_sum
+from .losses import BCELoss, Loss
 
 
 def _check_flag(name: str, value: Any) -> bool:
@@ -62,7 +63,9 @@ def _focal_entries(zt: Tensor, gamma: float) -> Tensor:
     return torch.exp(gamma * F.logsigmoid(-zt)) * loss if gamma else loss
 
 
-def multilabel_dice_loss(logits: Tensor, target: Tensor, smooth: float = 0.01) -> Tensor:
+def multilabel_dice_loss(
+    logits: Tensor, target: Tensor, smooth: float = 0.01, weight: Tensor | None = None
+) -> Tensor:
     """``1 −`` the mean, over the labels that have a positive in the batch, of each label's
     batch soft Dice ``(2Σ_i p_ik y_ik + s) / (Σ_i p_ik + Σ_i y_ik + s)``; over every label
     when none has.
@@ -74,7 +77,8 @@ def multilabel_dice_loss(logits: Tensor, target: Tensor, smooth: float = 0.01) -
     15,000 texts). False positives of an absent label still count whenever it is present.
     """
     p = torch.sigmoid(logits)
-    dice = (2 * (p * target).sum(0) + smooth) / (p.sum(0) + target.sum(0) + smooth)
+    tp, positives = weighted_sum(p * target, weight), weighted_sum(target, weight)
+    dice = (2 * tp + smooth) / (weighted_sum(p, weight) + positives + smooth)
     present = target.sum(0) > 0
     return 1 - (dice[present].mean() if bool(present.any()) else dice.mean())
 
@@ -91,8 +95,8 @@ class MultiLabelFocalLoss(Loss):
         self.gamma = check_param("gamma", gamma, 0)
         self.alpha = None if alpha is None else check_param("alpha", alpha, 0, 1, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return focal_loss(logits, target, self.gamma, self.alpha)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return focal_loss(logits, target, self.gamma, self.alpha, weight)
 
 
 class ClassBalancedLoss(Loss):
@@ -136,9 +140,9 @@ class ClassBalancedLoss(Loss):
         """The loss weighted by the label counts of the ``(n, L)`` training indicator ``y``."""
         return cls(_label_counts(y, n_classes), **params)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         entries = _focal_entries((2 * target - 1) * logits, self.gamma if self.focal else 0.0)
-        return (self.label_weight.to(logits) * entries).mean()
+        return weighted_mean(self.label_weight.to(logits) * entries, weight)
 
 
 class DistributionBalancedLoss(Loss):
@@ -230,7 +234,7 @@ class DistributionBalancedLoss(Loss):
         ratio = torch.where(has_label, ratio, 1.0)
         return self.map_alpha + torch.sigmoid(self.map_beta * (ratio - self.map_mu))
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         scale = self.neg_scale if self.ntr else 1.0
         z = logits + self.logit_shift.to(logits) if self.ntr else logits
         zt = z * (target - scale * (1 - target))  # z' for positives, −λz' for negatives
@@ -238,7 +242,7 @@ class DistributionBalancedLoss(Loss):
         entries = entries * (target + (1 - target) / scale)
         if self.rebalance:
             entries = entries * self.rebalancing_weight(target.to(logits))
-        return entries.mean()
+        return weighted_mean(entries, weight)
 
 
 class MultiLabelDiceLoss(Loss):
@@ -252,8 +256,8 @@ class MultiLabelDiceLoss(Loss):
         super().__init__()
         self.smooth = check_param("smooth", smooth, 0, strict=True)
 
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return multilabel_dice_loss(logits, target, self.smooth)
+    def forward(self, logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        return multilabel_dice_loss(logits, target, self.smooth, weight)
 
 
 MULTILABEL_LOSSES: dict[str, type[Loss]] = {

@@ -13,6 +13,7 @@ share them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -227,3 +228,28 @@ def grouped_train_val_test_split(
         deficit[part] -= counts[group]
     parts = [rng.permutation(np.flatnonzero(part_of[group_of] == p)) for p in range(3)]
     return (*(take(X, index) for index in parts), *(y[index] for index in parts))
+
+
+def holdout(
+    y: np.ndarray, fraction: float, seed: int, classes: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation indices of class codes (or a multi-label indicator) ``y``,
+    ``fraction`` of them held out: stratified by class, or by label set through iterative
+    stratification (:func:`multilabel_holdout`). ``classes`` name the codes in the error a
+    class too rare to stratify gets."""
+    if y.ndim == 2:
+        return multilabel_holdout(y, fraction, seed)
+    counts = np.bincount(y)
+    n_val = math.ceil(fraction * len(y))
+    if counts.min() < 2 or min(n_val, len(y) - n_val) < len(counts):
+        names = np.arange(len(counts)) if classes is None else np.asarray(classes)
+        rare = names[counts < 2].tolist()
+        raise ValueError(
+            f"fit holds out a stratified validation part (validation_fraction={fraction}), "
+            "which needs at least 2 texts of every class and room for each class on both "
+            f"sides: {len(y)} texts of {len(counts)} classes"
+            + (f", of which {rare} occur only once" if rare else "")
+            + "; pass validation_data=(X_val, y_val), or more texts"
+        )
+    index = np.arange(len(y))
+    return tuple(train_test_split(index, test_size=n_val, stratify=y, random_state=seed))

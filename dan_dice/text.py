@@ -100,6 +100,17 @@ def tokenize(text: str) -> list[str]:
     return _TOKENS.join(text.split())
 
 
+def count_tokens(texts: Iterable[str]) -> Counter[str]:
+    """How often each token occurs in ``texts`` (the unknown-word token left out)."""
+    chunks = Counter(chain.from_iterable(map(str.split, texts)))  # each once, then weighed
+    counts: Counter[str] = Counter()
+    for chunk, n in chunks.items():
+        for token in _chunk_tokens(chunk):
+            counts[token] += n
+    counts.pop(UNK, None)
+    return counts
+
+
 class Vocabulary:
     """A word-to-id map built from training texts; id 0 is the unknown word.
 
@@ -126,12 +137,12 @@ class Vocabulary:
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocabulary:
         """The tokens of ``texts`` seen at least ``min_count`` times, most frequent first (ties
         in the order they were first seen)."""
-        chunks = Counter(chain.from_iterable(map(str.split, texts)))  # each once, then weighed
-        counts: Counter[str] = Counter()
-        for chunk, n in chunks.items():
-            for token in _chunk_tokens(chunk):
-                counts[token] += n
-        counts.pop(UNK, None)
+        return cls.from_counts(count_tokens(texts), min_count)
+
+    @classmethod
+    def from_counts(cls, counts: Counter[str], min_count: int = 1) -> Vocabulary:
+        """The tokens counted at least ``min_count`` times, most frequent first (ties in the
+        order they were first counted)."""
         kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: -counts[t])
         return cls([UNK, *kept])
 

@@ -52,26 +52,37 @@ class CollapseWarning(UserWarning):
 
 @dataclass
 class PackedTexts:
-    """Token ids of many texts in EmbeddingBag's packed layout, with their labels, on a device."""
+    """Token ids of many texts in EmbeddingBag's packed layout, with their labels and optional
+    per-text weights (the estimator's ``sample_weight``, which the losses take), on a device."""
 
     ids: torch.Tensor
     offsets: torch.Tensor
     lengths: torch.Tensor
     y: torch.Tensor
+    weight: torch.Tensor | None = None
 
     @classmethod
     def from_numpy(
-        cls, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray, device: torch.device
+        cls,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        y: np.ndarray,
+        device: torch.device,
+        weight: np.ndarray | None = None,
     ) -> PackedTexts:
         lengths = np.diff(np.r_[offsets, len(ids)])
         to = lambda a: torch.tensor(a, dtype=torch.long, device=device)  # noqa: E731 (a copy)
-        return cls(to(ids), to(offsets), to(lengths), to(y))
+        if weight is not None:
+            weight = torch.tensor(weight, dtype=torch.float32, device=device)
+        return cls(to(ids), to(offsets), to(lengths), to(y), weight)
 
     def __len__(self) -> int:
         return len(self.offsets)
 
     def to(self, device: torch.device) -> PackedTexts:
-        return PackedTexts(*(t.to(device) for t in (self.ids, self.offsets, self.lengths, self.y)))
+        weight = None if self.weight is None else self.weight.to(device)
+        tensors = (self.ids, self.offsets, self.lengths, self.y)
+        return PackedTexts(*(t.to(device) for t in tensors), weight)
 
     def take(self, index: torch.Tensor) -> PackedTexts:
         """The texts at ``index``, repacked."""
@@ -79,7 +90,8 @@ class PackedTexts:
         offsets = torch.cumsum(lengths, 0) - lengths
         shift = torch.repeat_interleave(self.offsets[index] - offsets, lengths)
         ids = self.ids[torch.arange(len(shift), device=shift.device) + shift]
-        return PackedTexts(ids, offsets, lengths, self.y[index])
+        weight = None if self.weight is None else self.weight[index]
+        return PackedTexts(ids, offsets, lengths, self.y[index], weight)
 
     def chunks(self, size: int) -> Iterator[PackedTexts]:
         """Consecutive runs of at most ``size`` texts, each a view (no copy)."""
@@ -92,6 +104,7 @@ class PackedTexts:
                 self.offsets[start:stop] - first,
                 self.lengths[start:stop],
                 self.y[start:stop],
+                None if self.weight is None else self.weight[start:stop],
             )
 
 
@@ -296,6 +309,53 @@ def make_optimizers(
     return optimizers
 
 
+def train_epoch(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    data: PackedTexts,
+    optimizers: list[torch.optim.Optimizer],
+    *,
+    n_classes: int,
+    batch_size: int = 64,
+    threshold: Threshold | float | str = 0.5,
+    epoch: int = 1,
+) -> dict[str, float]:
+    """One pass over ``data`` in shuffled mini-batches, updating ``model`` in place; returns
+    the epoch's running training scores (``loss``, ``f1``... at ``threshold``, or 0.5 when it is
+    tuned). Texts with a weight (``data.weight``) weigh their share of the loss by it.
+
+    :func:`train` runs it once an epoch; the estimator's ``partial_fit`` runs it once a call."""
+    model.train()
+    threshold = as_threshold(threshold)
+    fixed = 0.5 if threshold.tuned else threshold.value
+    device = data.ids.device
+    order = torch.randperm(len(data), device=device)
+    seen_logits, loss_sum = [], torch.zeros((), device=device)
+    for batch in data.take(order).chunks(batch_size):  # one repacking an epoch
+        logits = model(batch.ids, batch.offsets)
+        target = loss_target(batch.y, logits)
+        if batch.weight is None:
+            loss = loss_fn(logits, target)
+        else:
+            loss = loss_fn(logits, target, batch.weight)
+        if not torch.isfinite(loss):
+            lr = optimizers[0].param_groups[0]["lr"]
+            raise TrainingDivergedError(
+                f"the loss became {loss.item()} in epoch {epoch}: training diverged, "
+                f"most likely because the learning rate ({lr:g}) is too high"
+            )
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        loss_sum += loss.detach() * len(batch)
+        seen_logits.append(logits.detach())
+    seen = torch.cat(seen_logits)
+    scores = score_logits(seen, data.y[order], n_classes, fixed, search=False)
+    return {"loss": float(loss_sum) / len(data), **scores}
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: LossFn,
@@ -311,6 +371,7 @@ def train(
     weight_decay: float = 0.0,
     threshold: Threshold | float | str = 0.5,
     verbose: int = 0,
+    optimizers: list[torch.optim.Optimizer] | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place and restore its best epoch by validation F1, measured as the
     model will predict: at ``threshold``, or at the best threshold(s) when it is tuned
@@ -324,41 +385,33 @@ def train(
 
     Randomness (initialisation done by the caller, batch order, dropout) comes from torch's
     global generator: seed it, or wrap the call in ``torch.random.fork_rng``, for identical runs.
+    ``optimizers`` (from :func:`make_optimizers`) carry their state in and out, for the
+    estimator's continued training; by default fresh ones are made with ``lr`` and
+    ``weight_decay``. The training texts' weights (``train_data.weight``) weigh the training
+    loss only: validation, and so the epoch kept, stay unweighted.
     """
-    optimizers = make_optimizers(model, lr, weight_decay)
+    if optimizers is None:
+        optimizers = make_optimizers(model, lr, weight_decay)
     threshold = as_threshold(threshold)
     tuned = threshold.tuned
     one_score = n_classes == 2 or train_data.y.dim() == 2  # binary, or multi-label
     monitor = "val_tuned_f1" if tuned and one_score else "val_f1"
-    fixed = 0.5 if tuned else threshold.value
-    device = train_data.ids.device
     history: list[dict[str, float]] = []
     best_key, best_epoch, best_step, best_state = (-math.inf,) * 3, 0, 0, None
-    step = 0
+    step, steps_an_epoch = 0, math.ceil(len(train_data) / batch_size)
     epochs = tqdm(range(1, max_epochs + 1), disable=verbose <= 0, desc="epochs", unit="ep")
     for epoch in epochs:
-        model.train()
-        order = torch.randperm(len(train_data), device=device)
-        seen_logits, loss_sum = [], torch.zeros((), device=device)
-        for batch in train_data.take(order).chunks(batch_size):  # one repacking an epoch
-            logits = model(batch.ids, batch.offsets)
-            loss = loss_fn(logits, loss_target(batch.y, logits))
-            if not torch.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"the loss became {loss.item()} in epoch {epoch}: training diverged, "
-                    f"most likely because the learning rate ({lr:g}) is too high"
-                )
-            for optimizer in optimizers:
-                optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for optimizer in optimizers:
-                optimizer.step()
-            step += 1
-            loss_sum += loss.detach() * len(batch)
-            seen_logits.append(logits.detach())
-        seen = torch.cat(seen_logits)
-        train_scores = score_logits(seen, train_data.y[order], n_classes, fixed, search=False)
-        train_scores = {"loss": float(loss_sum) / len(train_data), **train_scores}
+        train_scores = train_epoch(
+            model,
+            loss_fn,
+            train_data,
+            optimizers,
+            n_classes=n_classes,
+            batch_size=batch_size,
+            threshold=threshold,
+            epoch=epoch,
+        )
+        step += steps_an_epoch
         val_scores = evaluate(model, loss_fn, val_data, n_classes, threshold)
         record = {"epoch": epoch}
         record.update({f"train_{k}": v for k, v in train_scores.items()})

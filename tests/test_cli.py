@@ -642,3 +642,24 @@ def test_experiments_hands_every_option_to_its_suite(suite, capsys):
 def test_experiments_bad_options_are_the_suites_usage_errors(tmp_path, capsys):
     assert main(["experiments", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+def test_explain_prints_the_strongest_tokens_and_json_gives_every_pair(model, capsys):
+    from dan_dice.estimator import DANClassifier
+
+    text = "free prize you win hello"
+    assert main(["explain", "--model", str(model), text, "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == text and len(lines) == 3
+    assert main(["explain", "--model", str(model), text, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    expected = DANClassifier.load(model).explain([text])[0]
+    assert record["text"] == text
+    assert [tuple(pair) for pair in record["contributions"]] == expected
+    strongest = max(expected, key=lambda pair: abs(pair[1]))
+    assert lines[1].split() == [f"{strongest[1]:+.4f}", strongest[0]]
+
+
+def test_explain_names_an_unknown_label(model, capsys):
+    assert main(["explain", "--model", str(model), "hello", "--label", "eggs"]) != 0
+    assert "not one of the model's classes" in capsys.readouterr().err
