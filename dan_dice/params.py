@@ -159,6 +159,7 @@ PARAMETER_CONSTRAINTS: dict[str, Constraint] = {
     "verbose": Constraint(
         lambda v: isinstance(v, numbers.Integral) and v >= 0, "an integer >= 0 (or a bool)"
     ),
+    "warm_start": Constraint(lambda v: isinstance(v, bool | np.bool_), "a bool"),
 }
 """Each parameter of ``DANClassifier`` and the values it accepts."""
 
