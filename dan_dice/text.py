@@ -27,6 +27,12 @@ import numpy as np
 UNK = "<unk>"
 MEMO_SIZE = 1 << 14
 """Most chunks a memo keeps (about 2 MB): frequent chunks are met early and stay."""
+ID_MEMO_SIZE = 1 << 17
+"""Most chunks a vocabulary's memo of ids keeps (about 15 MB when full): a missed chunk costs
+the regex, about 1 µs, which is most of a text's budget in batches (``reports/edge.md``)."""
+SEPARATOR = "\x00"
+"""The chunk :meth:`Vocabulary.encode_batch` puts between texts to split a whole batch at once
+(its ids are the marker ``(-1,)``); batches with a text holding it take the per-text path."""
 UNICODE_VERSION = "14.0.0"
 """The Unicode version of the committed character classes (``unicodedata`` of Python 3.11)."""
 
@@ -113,7 +119,7 @@ class Vocabulary:
             raise ValueError("a vocabulary is a list of distinct tokens starting with '<unk>'")
         self.tokens = list(tokens)
         self.index = {token: i for i, token in enumerate(self.tokens)}
-        self._chunk_ids = _ChunkMemo(self._ids_of_chunk)
+        self._chunk_ids = _ChunkMemo(self._ids_of_chunk, ID_MEMO_SIZE)
 
     def __reduce__(self):
         return type(self), (self.tokens,)
@@ -140,6 +146,8 @@ class Vocabulary:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of one text; unknown words map to 0, an empty text to ``[0]``."""
+        if SEPARATOR in text:  # the memo holds the batch marker for that chunk: bypass it
+            return [*chain.from_iterable(map(self._ids_of_chunk, text.split()))] or [0]
         return self._chunk_ids.join(text.split()) or [0]
 
     def encode_batch(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -147,9 +155,27 @@ class Vocabulary:
 
         This is the packed layout of ``torch.nn.EmbeddingBag``: text ``i`` owns
         ``ids[offsets[i]:offsets[i + 1]]`` (the last one runs to the end).
+
+        The whole batch is split at once, with :data:`SEPARATOR` after each text, and its
+        chunks looked up in one ``map``: a few Python-level calls per batch, not per text.
         """
-        join = self._chunk_ids.join
-        encoded = [join(text.split()) or [0] for text in texts]
+        texts = texts if isinstance(texts, list) else list(texts)
+        marked = f" {SEPARATOR} ".join([*texts, ""])  # each text, then the separator
+        if not texts or marked.count(SEPARATOR) != len(texts):
+            return self._encode_each(texts)
+        self._chunk_ids.setdefault(SEPARATOR, (-1,))  # the marker: texts holding it bypass it
+        chunk_ids = map(self._chunk_ids.__getitem__, marked.split())
+        ids = np.fromiter(chain.from_iterable(chunk_ids), dtype=np.int64)
+        ends = np.flatnonzero(ids < 0)  # the marker after each text
+        lengths = np.diff(ends, prepend=-1) - 1
+        empty = lengths == 0
+        ids[ends[empty]] = 0  # a text without tokens is the unknown word: its marker becomes it
+        lengths[empty] = 1
+        return ids[ids >= 0], np.cumsum(lengths) - lengths
+
+    def _encode_each(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode_batch` text by text (texts that hold :data:`SEPARATOR`, or none)."""
+        encoded = [self.encode(text) for text in texts]
         lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         offsets = np.zeros(len(encoded), dtype=np.int64)
         np.cumsum(lengths[:-1], out=offsets[1:])

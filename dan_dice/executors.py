@@ -1,0 +1,294 @@
+"""The two ways :class:`dan_dice.edge.EdgeClassifier` computes an artifact's graph.
+
+Both take a batch in the packed layout of :meth:`dan_dice.text.Vocabulary.encode_batch` (flat
+ids, the start offset of each text) and return the probabilities of ``model.onnx``'s output.
+
+- :class:`NumpyExecutor` runs the graph with plain numpy over the weights it reads from the
+  ONNX file itself (:func:`read_initializers`, a few lines of protobuf: neither ``onnx`` nor
+  onnxruntime is imported). It pools each text's own tokens, with no padding, in one pass of
+  ``reduceat`` calls over the gathered rows, and the attention score of each token is a look-up
+  (``table @ v`` is computed once, at load). A session call of onnxruntime has a fixed cost of
+  tens of microseconds, more than this whole computation for one message.
+- :class:`OnnxExecutor` runs ``model.onnx`` in an onnxruntime session, on padded batches sorted
+  by length; it reads any artifact, those the numpy executor does not know included, and can use
+  several threads.
+
+ONNX stays the artifact and the interchange format: the numpy executor only reads its weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .files import one_line
+
+CHUNK = 64
+"""Most texts per onnxruntime call; texts are sorted by length first, so little is padding."""
+CELLS = 4096
+"""Most padded token ids per onnxruntime call (unless one text is longer): bounds its memory."""
+TOKENS = 1 << 16
+"""Most tokens per numpy pass (unless one text is longer): bounds the gathered rows' memory."""
+DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 7: np.int64, 10: np.float16}
+"""ONNX ``TensorProto`` data types the reader knows, by their number."""
+
+
+class NumpyExecutor:
+    """The exported DAN in numpy: gather, pool, MLP, output, on one CPU thread.
+
+    Weights are those of ``model.onnx`` (a float16 or 8-bit table is dequantized once, at load,
+    exactly as onnxruntime folds it), so the results match onnxruntime's to float32 rounding.
+    """
+
+    def __init__(
+        self,
+        table: np.ndarray,
+        layers: list[tuple[np.ndarray, np.ndarray]],
+        task: str,
+        pooling: str,
+        attention: np.ndarray | None = None,
+    ):
+        self.table = table
+        self.scores = None if attention is None else table @ attention
+        self.layers = [(np.ascontiguousarray(w.T), b) for w, b in layers]
+        self.task = task
+        self.pooling = pooling
+
+    @classmethod
+    def from_initializers(
+        cls, arrays: dict[str, np.ndarray], task: str, pooling: str
+    ) -> NumpyExecutor | None:
+        """The executor of a graph with these initializers, or None for a layout it does not
+        know (an artifact from before the row-wise int8 codes): onnxruntime reads those."""
+        table = _float_table(arrays)
+        attention = _weight(arrays, "attention")
+        layers = []
+        while (w := _weight(arrays, f"w{len(layers)}")) is not None:
+            layers.append((w, _weight(arrays, f"b{len(layers)}")))
+        if table is None or not layers or any(b is None for _, b in layers):
+            return None
+        if (attention is None) == pooling.startswith("attention"):
+            return None
+        return cls(table, layers, task, pooling, attention)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.layers[-1][1])
+
+    @property
+    def width(self) -> int:
+        """The width of the first layer's input: the pooled vector's."""
+        return self.layers[0][0].shape[0]
+
+    def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``, in passes of at most
+        :data:`TOKENS` tokens."""
+        if len(ids) <= TOKENS:
+            return self._run(ids, offsets)
+        bounds = np.append(offsets, len(ids))
+        parts, begin = [], 0
+        while begin < len(offsets):
+            end = int(np.searchsorted(bounds, bounds[begin] + TOKENS, "right")) - 1
+            end = max(begin + 1, min(end, len(offsets)))
+            texts = ids[bounds[begin] : bounds[end]]
+            parts.append(self._run(texts, offsets[begin:end] - bounds[begin]))
+            begin = end
+        return np.concatenate(parts)
+
+    def _run(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        rows = self.table[ids]
+        hidden = self._pool(rows, ids, offsets)
+        for i, (w, b) in enumerate(self.layers):
+            hidden = hidden @ w
+            hidden += b
+            if i < len(self.layers) - 1:
+                np.maximum(hidden, 0, out=hidden)
+        return _output(hidden, self.task)
+
+    def _pool(self, rows: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """One vector per text, as the model's pooling says, from its rows alone."""
+        pooling, parts = self.pooling, []
+        if pooling.startswith("attention"):  # softmax_t(v · e_t) within each text
+            scores = self.scores[ids]
+            lengths = np.diff(offsets, append=len(ids))
+            scores -= np.repeat(np.maximum.reduceat(scores, offsets), lengths)
+            weights = np.exp(scores)
+            weights /= np.repeat(np.add.reduceat(weights, offsets), lengths)
+            parts.append(np.add.reduceat(rows * weights[:, None], offsets))
+        elif pooling.startswith("mean"):
+            lengths = np.diff(offsets, append=len(ids))
+            parts.append(np.add.reduceat(rows, offsets) / lengths[:, None].astype(np.float32))
+        if pooling.endswith("max"):
+            parts.append(np.maximum.reduceat(rows, offsets))
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def _output(logits: np.ndarray, task: str) -> np.ndarray:
+    """The graph's probabilities from its last layer: a sigmoid per label (multi-label), the
+    columns ``[1 - p, p]`` of one sigmoid (binary), or a softmax."""
+    if task == "multiclass":
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        return logits / logits.sum(axis=1, keepdims=True)
+    with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf: p is then 0
+        proba = 1 / (1 + np.exp(-logits))
+    if task == "multilabel":
+        return proba
+    return np.concatenate([1 - proba, proba], axis=1)
+
+
+def _weight(arrays: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """A float32 weight stored as ``name`` (float32) or ``name_fp16``."""
+    if name in arrays:
+        return arrays[name].astype(np.float32, copy=False)
+    if f"{name}_fp16" in arrays:
+        return arrays[f"{name}_fp16"].astype(np.float32)
+    return None
+
+
+def _float_table(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The embedding table in float32: as stored, or computed as the graph computes it from
+    float16 values or from 8-bit codes, ``low + scale * codes`` row by row."""
+    if "table_uint8" not in arrays:
+        return _weight(arrays, "table")
+    low, scale = _weight(arrays, "table_low"), _weight(arrays, "table_scale")
+    if low is None or scale is None:
+        return None
+    return low[:, None] + scale[:, None] * arrays["table_uint8"].astype(np.float32)
+
+
+class OnnxExecutor:
+    """``model.onnx`` in an onnxruntime session (imported here, only when used)."""
+
+    def __init__(self, model: bytes, n_threads: int, pad_id: int):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's exception types are not public
+            raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
+        self.pad_id = pad_id
+
+    def signature(self) -> tuple[list, list]:
+        """The graph's inputs (name, type) and outputs (name, width)."""
+        inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+        outputs = [(o.name, o.shape[-1] if o.shape else None) for o in self.session.get_outputs()]
+        return inputs, outputs
+
+    def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Probabilities of the texts, in calls of at most :data:`CHUNK` texts of similar
+        lengths, padded with the padding id."""
+        lengths = np.diff(offsets, append=len(ids))
+        if len(offsets) == 1:  # a single message needs no padding nor reordering
+            return self.run(ids[None])
+        order = np.argsort(lengths, kind="stable")
+        proba = None
+        begin = 0
+        while begin < len(offsets):
+            widest = lengths[order[min(begin + CHUNK, len(offsets)) - 1]]
+            chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
+            part = self.run(_pad(ids, offsets[chunk], lengths[chunk], self.pad_id))
+            if proba is None:
+                proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
+            proba[chunk] = part
+            begin += len(chunk)
+        return proba
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        """One session call on padded ids ``[batch, tokens]``."""
+        return self.session.run(None, {"ids": ids})[0]
+
+
+def _pad(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pad_id: int) -> np.ndarray:
+    """The ids of texts ``ids[start : start + length]`` as rows padded with ``pad_id``."""
+    columns = np.arange(lengths.max())
+    tokens = ids.take(starts[:, None] + columns, mode="clip")
+    return np.where(columns < lengths[:, None], tokens, pad_id)
+
+
+def read_initializers(model: bytes) -> dict[str, np.ndarray]:
+    """The initializers of an ONNX model (``ModelProto`` bytes) as read-only arrays, by name.
+
+    Reads the protobuf wire format directly: the graph is field 7 of the model, its
+    initializers field 5 of the graph, each a ``TensorProto`` with ``dims`` (1), ``data_type``
+    (2), ``name`` (8) and ``raw_data`` (9). Tensors stored otherwise (not as raw bytes, or of a
+    type not in :data:`DTYPES`) are left out. Malformed bytes raise ``ValueError``.
+    """
+    view = memoryview(model)
+    graph = next((value for field, value in _fields(view) if field == 7), None)
+    if graph is None:
+        raise ValueError("no graph")
+    arrays = {}
+    for field, value in _fields(graph):
+        if field == 5 and (tensor := _tensor(value)) is not None:
+            arrays[tensor[0]] = tensor[1]
+    return arrays
+
+
+def _tensor(message: memoryview) -> tuple[str, np.ndarray] | None:
+    dims, data_type, name, raw = [], None, None, None
+    for field, value in _fields(message):
+        if field == 1:  # dims: one varint each, or packed
+            dims.extend([value] if isinstance(value, int) else _packed(value))
+        elif field == 2:
+            data_type = value
+        elif field == 8:
+            name = bytes(value).decode()
+        elif field == 9:
+            raw = value
+    if name is None or raw is None or data_type not in DTYPES:
+        return None
+    array = np.frombuffer(raw, dtype=np.dtype(DTYPES[data_type]).newbyteorder("<"))
+    if array.size != int(np.prod(dims)):
+        raise ValueError(f"initializer {name!r} has {array.size} values for shape {dims}")
+    return name, array.reshape(dims)
+
+
+def _fields(message: memoryview) -> Any:
+    """(field number, value) of each field of a protobuf message: an int for varints, a
+    memoryview for the rest."""
+    position, end = 0, len(message)
+    while position < end:
+        key, position = _varint(message, position)
+        wire = key & 7
+        if wire == 0:
+            value, position = _varint(message, position)
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                size, position = _varint(message, position)
+            else:
+                size = 8 if wire == 1 else 4
+            value, position = message[position : position + size], position + size
+            if position > end:
+                raise ValueError("a field runs past the end of its message")
+        else:
+            raise ValueError(f"protobuf wire type {wire} is not readable")
+        yield key >> 3, value
+
+
+def _varint(data: memoryview, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if position >= len(data):
+            raise ValueError("a number runs past the end of its message")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, position
+        shift += 7
+
+
+def _packed(data: memoryview) -> list[int]:
+    values, position = [], 0
+    while position < len(data):
+        value, position = _varint(data, position)
+        values.append(value)
+    return values
