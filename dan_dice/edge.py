@@ -35,6 +35,7 @@ refused, never read as version 1.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -119,10 +120,10 @@ class EdgeClassifier:
     ) -> EdgeClassifier:
         """Open an artifact.
 
-        ``executor``: ``"numpy"`` (one thread, no onnxruntime import), ``"onnxruntime"``
-        (``n_threads`` is its intra-op thread count), or ``"auto"``: numpy on one thread when it
-        knows the graph's weights (every artifact of this release and of the one before; it
-        measured faster at every batch size, ``reports/edge.md``), onnxruntime otherwise.
+        ``executor`` computes the graph (:mod:`dan_dice.executors`): ``"onnxruntime"`` (with
+        ``n_threads`` intra-op threads), ``"numpy"`` (one thread, onnxruntime not imported:
+        about 30 MB less memory, slower, ``reports/edge.md``) or ``"auto"``: onnxruntime where
+        it is installed, numpy otherwise.
         """
         if not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
@@ -176,42 +177,41 @@ def _executor(
     meta: dict[str, Any], model: bytes, n_threads: int, executor: str
 ) -> NumpyExecutor | OnnxExecutor:
     """The executor of an artifact's graph, checked against its metadata."""
-    n_outputs, width = meta["n_outputs"], len(meta["classes"])
-    pooling = meta.get("pooling", "mean")
-    if executor != "onnxruntime" and n_threads == 1:
-        try:
-            arrays = read_initializers(model)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
-        task = meta.get("task") or single_label_task(width)
-        numpy = NumpyExecutor.from_initializers(arrays, task, pooling)
-        if numpy is not None:
-            dim = numpy.table.shape[1] * (2 if "+" in pooling else 1)
-            if (numpy.n_outputs, numpy.width, len(numpy.table)) != (
-                n_outputs,
-                dim,
-                meta["pad_id"] + 1,
-            ):
-                raise ValueError(
-                    f"has a graph that does not match its metadata: {numpy.n_outputs} "
-                    f"outputs for {width} classes, a first layer of width {numpy.width} for "
-                    f"{pooling} pooling of {numpy.table.shape[1]}-d vectors, "
-                    f"{len(numpy.table)} table rows for {meta['pad_id']} tokens and padding"
-                )
-            return numpy
-        if executor == "numpy":
+    if executor == "auto":
+        installed = importlib.util.find_spec("onnxruntime") is not None
+        executor = "onnxruntime" if installed or n_threads > 1 else "numpy"
+    width = len(meta["classes"])
+    if executor == "onnxruntime":
+        session = OnnxExecutor(model, n_threads, meta["pad_id"])
+        inputs, outputs = session.signature()
+        if inputs != [("ids", "tensor(int64)")] or outputs != [("probabilities", width)]:
             raise ValueError(
-                "has a graph whose weights the numpy executor does not know (an artifact from "
-                "before dan_dice 0.2): load it with executor='onnxruntime', or export it again"
+                f"has a graph that does not match its metadata: inputs {inputs}, "
+                f"outputs {outputs} (name, width) for {width} classes"
             )
-    session = OnnxExecutor(model, n_threads, meta["pad_id"])
-    inputs, outputs = session.signature()
-    if inputs != [("ids", "tensor(int64)")] or outputs != [("probabilities", width)]:
+        return session
+    try:
+        arrays = read_initializers(model)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
+    pooling = meta.get("pooling", "mean")
+    task = meta.get("task") or single_label_task(width)
+    numpy = NumpyExecutor.from_initializers(arrays, task, pooling)
+    if numpy is None:
         raise ValueError(
-            f"has a graph that does not match its metadata: inputs {inputs}, "
-            f"outputs {outputs} (name, width) for {width} classes"
+            "has a graph whose weights the numpy executor does not know (an artifact of "
+            "dan_dice 0.1 before its row-wise int8 codes): install onnxruntime to run it, or "
+            "export the model again with this dan_dice"
         )
-    return session
+    dim = numpy.table.shape[1] * (2 if "+" in pooling else 1)
+    found = (numpy.n_outputs, numpy.width, len(numpy.table))
+    if found != (meta["n_outputs"], dim, meta["pad_id"] + 1):
+        raise ValueError(
+            "has a graph that does not match its metadata: (outputs, width of the pooled "
+            f"vector, table rows) {found} for {meta['n_outputs']} outputs, {pooling} pooling "
+            f"of {numpy.table.shape[1]}-d vectors and {meta['pad_id']} tokens plus padding"
+        )
+    return numpy
 
 
 def seal(data: bytes) -> bytes:

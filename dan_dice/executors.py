@@ -18,6 +18,7 @@ ONNX stays the artifact and the interchange format: the numpy executor only read
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,17 +29,21 @@ CHUNK = 64
 """Most texts per onnxruntime call; texts are sorted by length first, so little is padding."""
 CELLS = 4096
 """Most padded token ids per onnxruntime call (unless one text is longer): bounds its memory."""
-TOKENS = 1 << 16
-"""Most tokens per numpy pass (unless one text is longer): bounds the gathered rows' memory."""
+PADDING = -1e9
+"""The padding's attention score and, where a maximum is taken, its vector's values."""
 DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 7: np.int64, 10: np.float16}
 """ONNX ``TensorProto`` data types the reader knows, by their number."""
 
 
 class NumpyExecutor:
-    """The exported DAN in numpy: gather, pool, MLP, output, on one CPU thread.
+    """The exported DAN in numpy: gather, pool, MLP, output.
 
     Weights are those of ``model.onnx`` (a float16 or 8-bit table is dequantized once, at load,
     exactly as onnxruntime folds it), so the results match onnxruntime's to float32 rounding.
+    Batches go as onnxruntime's do, sorted by length in padded chunks (:func:`padded_chunks`);
+    the padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
+    taken, so is its vector. The products run in numpy's BLAS, whose own thread count applies
+    (``OPENBLAS_NUM_THREADS=1`` for one thread).
     """
 
     def __init__(
@@ -49,8 +54,14 @@ class NumpyExecutor:
         pooling: str,
         attention: np.ndarray | None = None,
     ):
-        self.table = table
+        self.pad_id = len(table) - 1
         self.scores = None if attention is None else table @ attention
+        if self.scores is not None:
+            self.scores[self.pad_id] = PADDING
+        if pooling.endswith("max"):
+            table = table.copy()
+            table[self.pad_id] = PADDING
+        self.table = table
         self.layers = [(np.ascontiguousarray(w.T), b) for w, b in layers]
         self.task = task
         self.pooling = pooling
@@ -82,46 +93,39 @@ class NumpyExecutor:
         return self.layers[0][0].shape[0]
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``, in passes of at most
-        :data:`TOKENS` tokens."""
-        if len(ids) <= TOKENS:
-            return self._run(ids, offsets)
-        bounds = np.append(offsets, len(ids))
-        parts, begin = [], 0
-        while begin < len(offsets):
-            end = int(np.searchsorted(bounds, bounds[begin] + TOKENS, "right")) - 1
-            end = max(begin + 1, min(end, len(offsets)))
-            texts = ids[bounds[begin] : bounds[end]]
-            parts.append(self._run(texts, offsets[begin:end] - bounds[begin]))
-            begin = end
-        return np.concatenate(parts)
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
+        if len(offsets) == 1:  # a single message needs no padding nor reordering
+            return self._run(ids[None], np.array([len(ids)]))
+        proba = None
+        for chunk, padded, lengths in padded_chunks(ids, offsets, self.pad_id):
+            part = self._run(padded, lengths)
+            if proba is None:
+                proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
+            proba[chunk] = part
+        return proba
 
-    def _run(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def _run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
         rows = self.table[ids]
-        hidden = self._pool(rows, ids, offsets)
+        parts = []
+        if self.scores is not None:  # softmax_t(v · e_t) within each text
+            weights = self.scores[ids]
+            weights -= weights.max(axis=1, keepdims=True)
+            np.exp(weights, out=weights)
+            weights /= weights.sum(axis=1, keepdims=True)
+            parts.append(np.einsum("nt,ntd->nd", weights, rows))
+        elif self.pooling.startswith("mean"):
+            weights = (ids != self.pad_id) / lengths[:, None].astype(np.float32)
+            parts.append(np.einsum("nt,ntd->nd", weights.astype(np.float32), rows))
+        if self.pooling.endswith("max"):
+            parts.append(rows.max(axis=1))
+        hidden = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         for i, (w, b) in enumerate(self.layers):
             hidden = hidden @ w
             hidden += b
             if i < len(self.layers) - 1:
                 np.maximum(hidden, 0, out=hidden)
         return _output(hidden, self.task)
-
-    def _pool(self, rows: np.ndarray, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """One vector per text, as the model's pooling says, from its rows alone."""
-        pooling, parts = self.pooling, []
-        if pooling.startswith("attention"):  # softmax_t(v · e_t) within each text
-            scores = self.scores[ids]
-            lengths = np.diff(offsets, append=len(ids))
-            scores -= np.repeat(np.maximum.reduceat(scores, offsets), lengths)
-            weights = np.exp(scores)
-            weights /= np.repeat(np.add.reduceat(weights, offsets), lengths)
-            parts.append(np.add.reduceat(rows * weights[:, None], offsets))
-        elif pooling.startswith("mean"):
-            lengths = np.diff(offsets, append=len(ids))
-            parts.append(np.add.reduceat(rows, offsets) / lengths[:, None].astype(np.float32))
-        if pooling.endswith("max"):
-            parts.append(np.maximum.reduceat(rows, offsets))
-        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
 
 def _output(logits: np.ndarray, task: str) -> np.ndarray:
@@ -131,8 +135,7 @@ def _output(logits: np.ndarray, task: str) -> np.ndarray:
         logits -= logits.max(axis=1, keepdims=True)
         np.exp(logits, out=logits)
         return logits / logits.sum(axis=1, keepdims=True)
-    with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf: p is then 0
-        proba = 1 / (1 + np.exp(-logits))
+    proba = np.exp(-np.logaddexp(0, -logits))  # the sigmoid, without overflow
     if task == "multilabel":
         return proba
     return np.concatenate([1 - proba, proba], axis=1)
@@ -162,7 +165,13 @@ class OnnxExecutor:
     """``model.onnx`` in an onnxruntime session (imported here, only when used)."""
 
     def __init__(self, model: bytes, n_threads: int, pad_id: int):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ImportError(
+                "the onnxruntime executor needs the onnxruntime package (pip install "
+                "onnxruntime); executor='numpy' runs without it, on one thread"
+            ) from exc
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = n_threads
@@ -183,22 +192,15 @@ class OnnxExecutor:
         return inputs, outputs
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Probabilities of the texts, in calls of at most :data:`CHUNK` texts of similar
-        lengths, padded with the padding id."""
-        lengths = np.diff(offsets, append=len(ids))
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
         if len(offsets) == 1:  # a single message needs no padding nor reordering
             return self.run(ids[None])
-        order = np.argsort(lengths, kind="stable")
         proba = None
-        begin = 0
-        while begin < len(offsets):
-            widest = lengths[order[min(begin + CHUNK, len(offsets)) - 1]]
-            chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
-            part = self.run(_pad(ids, offsets[chunk], lengths[chunk], self.pad_id))
+        for chunk, padded, _ in padded_chunks(ids, offsets, self.pad_id):
+            part = self.run(padded)
             if proba is None:
                 proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
             proba[chunk] = part
-            begin += len(chunk)
         return proba
 
     def run(self, ids: np.ndarray) -> np.ndarray:
@@ -206,11 +208,22 @@ class OnnxExecutor:
         return self.session.run(None, {"ids": ids})[0]
 
 
-def _pad(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pad_id: int) -> np.ndarray:
-    """The ids of texts ``ids[start : start + length]`` as rows padded with ``pad_id``."""
-    columns = np.arange(lengths.max())
-    tokens = ids.take(starts[:, None] + columns, mode="clip")
-    return np.where(columns < lengths[:, None], tokens, pad_id)
+def padded_chunks(
+    ids: np.ndarray, offsets: np.ndarray, pad_id: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The texts ``ids[offsets[i]:offsets[i + 1]]`` sorted by length, in chunks of at most
+    :data:`CHUNK` texts and :data:`CELLS` ids: (the texts' indices, their ids as rows padded
+    with ``pad_id``, their lengths). Sorting first keeps the padding small."""
+    lengths = np.diff(offsets, append=len(ids))
+    order = np.argsort(lengths, kind="stable")
+    begin = 0
+    while begin < len(order):
+        widest = lengths[order[min(begin + CHUNK, len(order)) - 1]]
+        chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
+        columns = np.arange(lengths[chunk[-1]])
+        tokens = ids.take(offsets[chunk, None] + columns, mode="clip")
+        yield chunk, np.where(columns < lengths[chunk, None], tokens, pad_id), lengths[chunk]
+        begin += len(chunk)
 
 
 def read_initializers(model: bytes) -> dict[str, np.ndarray]:

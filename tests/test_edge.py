@@ -75,6 +75,24 @@ def test_predicts_where_torch_and_friends_cannot_be_imported(edge, artifact):
     )
 
 
+def test_numpy_executor_runs_where_onnxruntime_cannot_be_imported(edge, artifact):
+    texts = ["free prize now", "", "hello mom"]
+    code = (
+        "import json, sys; from dan_dice.edge import EdgeClassifier; "
+        "clf = EdgeClassifier.load(sys.argv[1]); assert clf.executor == 'numpy'; "
+        "print(json.dumps(clf.predict_proba(json.loads(sys.argv[2])).tolist()))"
+    )
+    output = _python(code, str(artifact), json.dumps(texts), block=(*BLOCKED, "onnxruntime"))
+    np.testing.assert_allclose(
+        np.array(json.loads(output), np.float32), edge.predict_proba(texts), rtol=1e-5, atol=1e-7
+    )
+    with pytest.raises(subprocess.CalledProcessError) as error:
+        code = "import sys; from dan_dice.edge import EdgeClassifier as E; "
+        code += "E.load(sys.argv[1], executor='onnxruntime')"
+        _python(code, str(artifact), block=("onnxruntime",))
+    assert "needs the onnxruntime package" in error.value.stderr
+
+
 def test_odd_texts_are_predicted(edge):
     texts = ["", "  \t\n", "😀😀", "qqzx vvbn", "_", "'s n't", "1,000,000", "!" * 5000]
     proba = edge.predict_proba(texts)
