@@ -148,7 +148,7 @@ class EdgeClassifier:
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float32)
         if len(texts) == 1:
-            ids, offsets = np.array(self._vocabulary.encode(texts[0])), _FIRST
+            ids, offsets = self._vocabulary.encode_array(texts[0]), _FIRST
         else:
             ids, offsets = self._vocabulary.encode_batch(texts)
         return self._executor(ids, offsets)
