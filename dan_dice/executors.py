@@ -1,24 +1,25 @@
 """The two ways :class:`dan_dice.edge.EdgeClassifier` computes an artifact's graph.
 
 Both take a batch in the packed layout of :meth:`dan_dice.text.Vocabulary.encode_batch` (flat
-ids, the start offset of each text) and return the probabilities of ``model.onnx``'s output.
+ids, the start offset of each text), run it in chunks of texts of similar lengths padded with
+the padding id (:func:`in_chunks`; a single message as it is), and return the probabilities of
+``model.onnx``'s output.
 
-- :class:`NumpyExecutor` runs the graph with plain numpy over the weights it reads from the
-  ONNX file itself (:func:`read_initializers`, a few lines of protobuf: neither ``onnx`` nor
-  onnxruntime is imported). It pools each text's own tokens, with no padding, in one pass of
-  ``reduceat`` calls over the gathered rows, and the attention score of each token is a look-up
-  (``table @ v`` is computed once, at load). A session call of onnxruntime has a fixed cost of
-  tens of microseconds, more than this whole computation for one message.
-- :class:`OnnxExecutor` runs ``model.onnx`` in an onnxruntime session, on padded batches sorted
-  by length; it reads any artifact, those the numpy executor does not know included, and can use
-  several threads.
+- :class:`OnnxExecutor` runs ``model.onnx`` in an onnxruntime session: it reads any artifact
+  and can use several threads.
+- :class:`NumpyExecutor` computes the same graph with plain numpy over the weights it reads from
+  the ONNX file itself (:func:`read_initializers`, the protobuf wire format: neither ``onnx`` nor
+  onnxruntime is imported), for installs without onnxruntime and for less memory. It measured
+  slower than one session call of the lean graph, single messages included (its two dozen array
+  operations cost more than the session's fixed cost, ``reports/edge.md``), so it is not the
+  default where onnxruntime is installed.
 
 ONNX stays the artifact and the interchange format: the numpy executor only reads its weights.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,9 @@ import numpy as np
 from .files import one_line
 
 CHUNK = 64
-"""Most texts per onnxruntime call; texts are sorted by length first, so little is padding."""
+"""Most texts per chunk; texts are sorted by length first, so little is padding."""
 CELLS = 4096
-"""Most padded token ids per onnxruntime call (unless one text is longer): bounds its memory."""
+"""Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
 PADDING = -1e9
 """The padding's attention score and, where a maximum is taken, its vector's values."""
 DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 7: np.int64, 10: np.float16}
@@ -40,8 +41,8 @@ class NumpyExecutor:
 
     Weights are those of ``model.onnx`` (a float16 or 8-bit table is dequantized once, at load,
     exactly as onnxruntime folds it), so the results match onnxruntime's to float32 rounding.
-    Batches go as onnxruntime's do, sorted by length in padded chunks (:func:`padded_chunks`);
-    the padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
+    Batches go as onnxruntime's do, sorted by length in padded chunks (:func:`in_chunks`); the
+    padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
     taken, so is its vector. The products run in numpy's BLAS, whose own thread count applies
     (``OPENBLAS_NUM_THREADS=1`` for one thread).
     """
@@ -94,17 +95,9 @@ class NumpyExecutor:
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
-        if len(offsets) == 1:  # a single message needs no padding nor reordering
-            return self._run(ids[None], np.array([len(ids)]))
-        proba = None
-        for chunk, padded, lengths in padded_chunks(ids, offsets, self.pad_id):
-            part = self._run(padded, lengths)
-            if proba is None:
-                proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
-            proba[chunk] = part
-        return proba
+        return in_chunks(self.run, ids, offsets, self.pad_id)
 
-    def _run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
         rows = self.table[ids]
         parts = []
@@ -193,37 +186,40 @@ class OnnxExecutor:
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
-        if len(offsets) == 1:  # a single message needs no padding nor reordering
-            return self.run(ids[None])
-        proba = None
-        for chunk, padded, _ in padded_chunks(ids, offsets, self.pad_id):
-            part = self.run(padded)
-            if proba is None:
-                proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
-            proba[chunk] = part
-        return proba
+        return in_chunks(self.run, ids, offsets, self.pad_id)
 
-    def run(self, ids: np.ndarray) -> np.ndarray:
-        """One session call on padded ids ``[batch, tokens]``."""
+    def run(self, ids: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """One session call on padded ids ``[batch, tokens]`` (the graph masks the padding
+        itself: ``lengths`` is not needed)."""
         return self.session.run(None, {"ids": ids})[0]
 
 
-def padded_chunks(
-    ids: np.ndarray, offsets: np.ndarray, pad_id: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The texts ``ids[offsets[i]:offsets[i + 1]]`` sorted by length, in chunks of at most
-    :data:`CHUNK` texts and :data:`CELLS` ids: (the texts' indices, their ids as rows padded
-    with ``pad_id``, their lengths). Sorting first keeps the padding small."""
+def in_chunks(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    pad_id: int,
+) -> np.ndarray:
+    """``run(padded ids, lengths)`` over the texts ``ids[offsets[i]:offsets[i + 1]]``, sorted by
+    length (so little is padding) in chunks of at most :data:`CHUNK` texts and :data:`CELLS`
+    ids, its rows put back in the texts' order; a single message as it is."""
     lengths = np.diff(offsets, append=len(ids))
+    if len(offsets) == 1:
+        return run(ids[None], lengths)
     order = np.argsort(lengths, kind="stable")
+    proba = None
     begin = 0
     while begin < len(order):
         widest = lengths[order[min(begin + CHUNK, len(order)) - 1]]
         chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
         columns = np.arange(lengths[chunk[-1]])
         tokens = ids.take(offsets[chunk, None] + columns, mode="clip")
-        yield chunk, np.where(columns < lengths[chunk, None], tokens, pad_id), lengths[chunk]
+        part = run(np.where(columns < lengths[chunk, None], tokens, pad_id), lengths[chunk])
+        if proba is None:
+            proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
+        proba[chunk] = part
         begin += len(chunk)
+    return proba
 
 
 def read_initializers(model: bytes) -> dict[str, np.ndarray]:
