@@ -340,7 +340,7 @@ def render(rows: list[dict], args, command: str, started: str, before: dict) -> 
             "",
             "Throughput and p50 latency of each artifact of the defaults over the earlier "
             "report's onnxruntime row of the same dataset and weights (above 1: faster now). "
-            "Both runs in this session, on this machine.",
+            "Compare only runs made on one machine, as close in time as may be.",
             "",
             "| dataset | runtime | throughput | p50 latency |",
             "|---|---|---:|---:|",
