@@ -31,7 +31,7 @@ MEMO_SIZE = 1 << 14
 ID_MEMO_SIZE = 1 << 17
 """Most chunks a vocabulary's memo of ids keeps: a missed chunk costs the regex, about 1 µs, a
 large part of a text's budget in batches. It costs memory: predicting the cyberbullying texts
-raises the peak RSS by 15-21 MB, against 5 with a memo of 16,384 (``reports/edge.md``)."""
+raises the peak RSS by 15-21 MB, against 5-8 with a memo of 16,384 (``reports/edge.md``)."""
 SEPARATOR = "\x00"
 """The chunk :meth:`Vocabulary.encode_batch` puts after each text to split a whole batch at
 once (its id is the marker -1); batches with a text holding it take the per-text path."""
