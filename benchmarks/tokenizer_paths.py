@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import chain
@@ -124,8 +125,9 @@ def tokenizers_paths() -> tuple[type, Callable[[str], list[str]], Callable[[], N
             self.compiled = Tokenizer(models.WordLevel(self.index, unk_token="<unk>"))
             self.compiled.normalizer, self.compiled.pre_tokenizer = lowercase, split
 
-        def _ids_of_chunk(self, chunk: str) -> tuple[int, ...]:
-            return tuple(self.compiled.encode(chunk, add_special_tokens=False).ids)
+        def _ids_of_chunk(self, chunk: str) -> bytes:
+            ids = self.compiled.encode(chunk, add_special_tokens=False).ids
+            return array("q", ids).tobytes()
 
         @classmethod
         def build(cls, texts: Iterable[str], min_count: int = 1):

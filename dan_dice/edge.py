@@ -1,7 +1,8 @@
 """Torch-free runtime for the artifacts written by :func:`dan_dice.export.export_model`.
 
-Needs only numpy, onnxruntime and :mod:`dan_dice.text` (the tokenizer used in training, so
-texts are split exactly as they were then)::
+Needs only numpy and :mod:`dan_dice.text` (the tokenizer used in training, so texts are split
+exactly as they were then); onnxruntime only where it computes the graph (see
+:mod:`dan_dice.executors`)::
 
     from dan_dice.edge import EdgeClassifier
 
@@ -9,7 +10,7 @@ texts are split exactly as they were then)::
     clf.predict(["WIN a FREE prize now!", "see you at lunch"])
 
 Inference runs on one CPU thread by default, which gives the best throughput per core and
-the most predictable latency next to other work; pass ``n_threads`` to use more.
+the most predictable latency next to other work; pass ``n_threads`` to run onnxruntime on more.
 
 Integrity (edge format version 2): an artifact ends with its zip comment, ``dan-dice-sha256:``
 and the SHA-256 (64 hex digits) of every byte before those digits, so a change to any byte of
@@ -34,6 +35,7 @@ refused, never read as version 1.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -44,8 +46,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
+from .executors import NumpyExecutor, OnnxExecutor, read_initializers
 from .files import one_line
 from .pooling import POOLINGS
 from .text import TOKENIZER_SPEC, Vocabulary, check_texts
@@ -61,12 +63,10 @@ SEAL = b"dan-dice-sha256:"
 """The zip comment of a version 2 artifact: this, then the SHA-256 of every byte before the
 digest's 64 hex digits (the comment's prefix included)."""
 QUANTIZATIONS = (None, "int8", "fp16")
+EXECUTORS = ("auto", "numpy", "onnxruntime")
+"""What computes an artifact's graph (:meth:`EdgeClassifier.load`)."""
 MAX_MEMBER = 1 << 31
 """Most bytes a member may claim once decompressed (ONNX itself stops at 2 GB)."""
-CHUNK = 64
-"""Most texts per onnxruntime call; texts are sorted by length first, so little is padding."""
-CELLS = 4096
-"""Most padded token ids per call (unless one text is longer): bounds the working memory."""
 
 
 def tokenizer_fingerprint() -> str:
@@ -97,12 +97,14 @@ class EdgeClassifier:
     pooling : str
         How the graph pools a text's word vectors, one of :data:`POOLINGS` (for information:
         the graph applies it).
+    executor : {"numpy", "onnxruntime"}
+        What computes the graph (see :mod:`dan_dice.executors`).
     """
 
-    def __init__(self, session: ort.InferenceSession, meta: dict[str, Any]):
-        self._session = session
-        self._vocabulary = Vocabulary(meta["vocabulary"])
-        self._pad_id = meta["pad_id"]
+    def __init__(self, executor: NumpyExecutor | OnnxExecutor, meta: dict[str, Any]):
+        self._executor = executor
+        self.vocabulary = Vocabulary(meta["vocabulary"])
+        self.pad_id = int(meta["pad_id"])  # the id that pads a batch of texts to one length
         self.classes_ = np.array(meta["classes"], dtype=np.dtype(meta["classes_dtype"]))
         self.task = meta.get("task") or single_label_task(len(self.classes_))
         if self.task == "multilabel":
@@ -111,34 +113,32 @@ class EdgeClassifier:
             self.threshold_ = float(meta["threshold"])
         self.quantization = meta["quantization"]
         self.pooling = meta.get("pooling", "mean")
+        self.executor = "numpy" if isinstance(executor, NumpyExecutor) else "onnxruntime"
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, n_threads: int = 1) -> EdgeClassifier:
-        """Open an artifact; ``n_threads`` is onnxruntime's intra-op thread count."""
-        if not isinstance(n_threads, int) or n_threads < 1:
+    def load(
+        cls, path: str | os.PathLike, *, n_threads: int = 1, executor: str = "auto"
+    ) -> EdgeClassifier:
+        """Open an artifact.
+
+        ``executor`` computes the graph (:mod:`dan_dice.executors`): ``"onnxruntime"`` (with
+        ``n_threads`` intra-op threads), ``"numpy"`` (one thread, onnxruntime not imported:
+        about 30 MB less memory, slower, ``reports/edge.md``) or ``"auto"``: onnxruntime where
+        it is installed, numpy otherwise.
+        """
+        if not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+        if executor == "numpy" and n_threads > 1:
+            raise ValueError("the numpy executor runs on one thread: pass n_threads=1")
         meta, model = _read_artifact(Path(path))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = n_threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3
         try:
-            session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime's exception types are not public
-            raise ValueError(f"{path} holds an invalid ONNX model ({one_line(exc)})") from exc
-        inputs = [(i.name, i.type) for i in session.get_inputs()]
-        outputs = [(o.name, o.shape[-1] if o.shape else None) for o in session.get_outputs()]
-        if inputs != [("ids", "tensor(int64)")] or outputs != [
-            ("probabilities", len(meta["classes"]))
-        ]:
-            raise ValueError(
-                f"{path} has a graph that does not match its metadata: inputs {inputs}, "
-                f"outputs {outputs} (name, width) for {len(meta['classes'])} classes"
-            )
+            runner = _executor(meta, model, n_threads, executor)
+        except ValueError as exc:
+            raise ValueError(f"{path} {exc}") from exc
         try:
-            return cls(session, meta)
+            return cls(runner, meta)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path} has invalid metadata ({exc!r})") from exc
 
@@ -146,19 +146,13 @@ class EdgeClassifier:
         """Class probabilities, shape ``(n_texts, n_classes)``, columns ordered as ``classes_``;
         for multi-label artifacts each label's own probability (rows need not sum to 1)."""
         texts = check_texts(texts, name="texts", allow_empty=True)
-        if len(texts) == 1:  # a single message needs no padding nor reordering
-            return self._run(np.array([self._vocabulary.encode(texts[0])]))
-        ids, starts = self._vocabulary.encode_batch(texts)
-        lengths = np.diff(starts, append=len(ids))
-        order = np.argsort(lengths, kind="stable")
-        proba = np.empty((len(texts), len(self.classes_)), dtype=np.float32)
-        begin = 0
-        while begin < len(texts):
-            widest = lengths[order[min(begin + CHUNK, len(texts)) - 1]]
-            chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
-            proba[chunk] = self._run(_pad(ids, starts[chunk], lengths[chunk], self._pad_id))
-            begin += len(chunk)
-        return proba
+        if not texts:
+            return np.empty((0, len(self.classes_)), dtype=np.float32)
+        if len(texts) == 1:
+            ids, offsets = self.vocabulary.encode_array(texts[0]), _FIRST
+        else:
+            ids, offsets = self.vocabulary.encode_batch(texts)
+        return self._executor(ids, offsets)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray | list[tuple]:
         """Predicted labels (for two classes: ``P(positive) >= threshold_``); for multi-label
@@ -166,9 +160,6 @@ class EdgeClassifier:
         reaches their threshold, in the order of ``classes_`` (as the estimator answers for
         label lists, and ``MultiLabelBinarizer.inverse_transform`` does)."""
         return self.labels_from_proba(self.predict_proba(texts))
-
-    def _run(self, ids: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"ids": ids})[0]
 
     def labels_from_proba(self, proba: np.ndarray) -> np.ndarray | list[tuple]:
         """The labels :meth:`predict` gives for the probabilities ``proba`` (of
@@ -181,11 +172,49 @@ class EdgeClassifier:
         return self.classes_[proba.argmax(1)]
 
 
-def _pad(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray, pad_id: int) -> np.ndarray:
-    """The ids of texts ``ids[start : start + length]`` as rows padded with ``pad_id``."""
-    columns = np.arange(lengths.max())
-    tokens = ids.take(starts[:, None] + columns, mode="clip")
-    return np.where(columns < lengths[:, None], tokens, pad_id)
+_FIRST = np.zeros(1, dtype=np.int64)
+"""The offsets of a single text."""
+
+
+def _executor(
+    meta: dict[str, Any], model: bytes, n_threads: int, executor: str
+) -> NumpyExecutor | OnnxExecutor:
+    """The executor of an artifact's graph, checked against its metadata."""
+    if executor == "auto":
+        installed = importlib.util.find_spec("onnxruntime") is not None
+        executor = "onnxruntime" if installed or n_threads > 1 else "numpy"
+    width = len(meta["classes"])
+    if executor == "onnxruntime":
+        session = OnnxExecutor(model, n_threads, meta["pad_id"])
+        inputs, outputs = session.signature()
+        if inputs != [("ids", "tensor(int64)")] or outputs != [("probabilities", width)]:
+            raise ValueError(
+                f"has a graph that does not match its metadata: inputs {inputs}, "
+                f"outputs {outputs} (name, width) for {width} classes"
+            )
+        return session
+    try:
+        arrays = read_initializers(model)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
+    pooling = meta.get("pooling", "mean")
+    task = meta.get("task") or single_label_task(width)
+    numpy = NumpyExecutor.from_initializers(arrays, task, pooling)
+    if numpy is None:
+        raise ValueError(
+            "has a graph whose weights the numpy executor does not know (an artifact of "
+            "dan_dice 0.1 before its row-wise int8 codes): install onnxruntime to run it, or "
+            "export the model again with this dan_dice"
+        )
+    dim = numpy.table.shape[1] * (2 if "+" in pooling else 1)
+    found = (numpy.n_outputs, numpy.width, len(numpy.table))
+    if found != (meta["n_outputs"], dim, meta["pad_id"] + 1):
+        raise ValueError(
+            "has a graph that does not match its metadata: (outputs, width of the pooled "
+            f"vector, table rows) {found} for {meta['n_outputs']} outputs, {pooling} pooling "
+            f"of {numpy.table.shape[1]}-d vectors and {meta['pad_id']} tokens plus padding"
+        )
+    return numpy
 
 
 def seal(data: bytes) -> bytes:

@@ -54,12 +54,12 @@ class EdgeExplainer:
         clf = self._classifier
         texts = check_texts(texts, name="texts", allow_empty=True)
         classes, multilabel = clf.classes_.tolist(), clf.task == "multilabel"
-        return explain_with(self._forward, clf._vocabulary, classes, multilabel, texts, label)
+        return explain_with(self._forward, clf.vocabulary, classes, multilabel, texts, label)
 
     def _forward(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Logits of packed texts: padded with the artifact's padding id, one graph run."""
         lengths = np.diff(np.r_[offsets, len(ids)])
-        padded = np.full((len(offsets), lengths.max()), self._classifier._pad_id, dtype=np.int64)
+        padded = np.full((len(offsets), lengths.max()), self._classifier.pad_id, dtype=np.int64)
         padded[np.arange(lengths.max()) < lengths[:, None]] = ids
         logits = self._session.run([self._logits], {"ids": padded})[0]
         return logits.reshape(len(offsets), -1)

@@ -29,11 +29,14 @@ vector, so predictions do not change and the table shrinks.
 
 ``quantize="int8"`` stores the embedding table as 8-bit codes with a float16 offset and scale
 per row (each row's own range in 256 levels) and the dense layers as float16; ``"fp16"`` stores
-every weight as float16. Only the gathered rows are converted to float32, so the table stays
-compact in memory too; the small dense layers (and the attention vector) are cast back once,
-when onnxruntime folds constants at session start. For the mean, int8 sums the codes of a text
-with one MatMul by the row scales; the other poolings need each token's vector, so they
-dequantize the gathered rows.
+every weight as float16. The graph is lean: everything that depends only on the weights (the
+float32 table, each token's attention score ``v · e_t``, the padding's score and vector) is
+computed from initializers, which onnxruntime folds into constants at session start, so a call
+gathers each token's row and score once, then one softmax, one MatMul for the (weighted) mean,
+one ReduceMax and the MLP (see :func:`_pool`). The weights keep their names from the release
+before (``table``, ``table_fp16`` or ``table_uint8`` with ``table_scale_fp16`` and
+``table_low_fp16``, ``attention``, ``w0``, ``b0``...): the numpy executor of
+:mod:`dan_dice.executors` reads them from the file, for artifacts of both releases.
 """
 
 from __future__ import annotations
@@ -144,12 +147,7 @@ def _build_graph(
     from onnx import TensorProto, checker, helper
 
     g = _Graph(quantize)
-    if pooling == "mean":
-        sums = _token_sums(g, table, quantize)
-        counts = _counts(g, _is_token(g, table))
-        hidden = g.node("Div", [sums, counts], "average")
-    else:
-        hidden = _pool(g, table, quantize, pooling, attention)
+    hidden = _pool(g, table, quantize, pooling, attention)
     for i, (w, b) in enumerate(layers):
         hidden = g.node(
             "Gemm", [hidden, g.weight(f"w{i}", w), g.weight(f"b{i}", b)], f"gemm{i}", transB=1
@@ -220,92 +218,67 @@ class _Graph:
         return self.constant(f"axis_{axis}", np.array([axis]))
 
 
-def _token_sums(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
-    """The sum of the word vectors of each text, ``[batch, dim]`` (the padding row is zero).
-
-    With int8 codes, one MatMul of each text's row scales ``[1, tokens]`` by its codes
-    ``[tokens, dim]`` gives the scaled sums, without computing each token's vector.
-    """
-    from onnx import TensorProto
-
-    axis = g.axis(1)
-    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
-        low, scale, codes = _quantize_rows(table)
-        codes = g.node("Gather", [g.constant("table_uint8", codes), "ids"], "codes")
-        codes = g.node("Cast", [codes], "codes_float", to=TensorProto.FLOAT)
-        scales = g.node("Gather", [g.half("table_scale", scale), "ids"], "scales")
-        scales = g.node("Unsqueeze", [scales, axis], "scales_row")
-        scaled = g.node("MatMul", [scales, codes], "scaled_sums")
-        scaled = g.node("Squeeze", [scaled, axis], "scaled")
-        lows = g.node("Gather", [g.half("table_low", low), "ids"], "lows")
-        lows = g.node("ReduceSum", [lows, axis], "low_sums", keepdims=1)
-        return g.node("Add", [scaled, lows], "sums")
-    vectors = _token_vectors(g, table, quantize)
-    return g.node("ReduceSum", [vectors, axis], "sums", keepdims=0)
-
-
-def _token_vectors(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
-    """The float32 word vector of each token, ``[batch, tokens, dim]``."""
-    from onnx import TensorProto
-
-    if quantize == "int8":  # dequantized: low + scale * codes (the padding row stays zero)
-        low, scale, codes = _quantize_rows(table)
-        codes = g.node("Gather", [g.constant("table_uint8", codes), "ids"], "codes")
-        codes = g.node("Cast", [codes], "codes_float", to=TensorProto.FLOAT)
-        scales = g.node("Gather", [g.half("table_scale", scale), "ids"], "scales")
-        scales = g.node("Unsqueeze", [scales, g.axis(2)], "scales_column")
-        lows = g.node("Gather", [g.half("table_low", low), "ids"], "lows")
-        lows = g.node("Unsqueeze", [lows, g.axis(2)], "lows_column")
-        return g.node("Add", [lows, g.node("Mul", [scales, codes], "scaled")], "vectors")
-    if quantize == "fp16":  # gathered rows are cast, so the table stays half in memory
-        halves = g.node(
-            "Gather", [g.constant("table_fp16", table.astype(np.float16)), "ids"], "halves"
-        )
-        return g.node("Cast", [halves], "vectors", to=TensorProto.FLOAT)
-    return g.node("Gather", [g.constant("table", table), "ids"], "vectors")
-
-
-def _is_token(g: _Graph, table: np.ndarray) -> str:
-    """``[batch, tokens]``, true where the id is a token, false where it is padding."""
-    pad_id = g.constant("pad_id", np.int64(len(table) - 1))  # the last row: all zeros
-    return g.node("Less", ["ids", pad_id], "is_token")
-
-
-def _counts(g: _Graph, is_token: str) -> str:
-    """The number of non-padding tokens of each text, ``[batch, 1]``."""
-    from onnx import TensorProto
-
-    is_token = g.node("Cast", [is_token], "is_token_float", to=TensorProto.FLOAT)
-    return g.node("ReduceSum", [is_token, g.axis(1)], "counts", keepdims=1)
-
-
 def _pool(
     g: _Graph, table: np.ndarray, quantize: str | None, pooling: str, attention: np.ndarray | None
 ) -> str:
-    """Every pooling but the mean, from each token's vector: ``[batch, dim or 2 * dim]``.
+    """Each text's pooled vector, ``[batch, dim or 2 * dim]``, from its rows gathered once.
 
-    Padding is masked with a large negative score or value before the softmax or maximum: it
-    never wins, as every text has at least one token (an empty text is the unknown word).
+    All that depends only on the weights is computed from initializers, so onnxruntime folds it
+    into constants at session start: the float32 table, each token's attention score
+    ``v · e_t``, and the padding's (-1e9, so its softmax weight is exactly 0). The mean or the
+    attention's weighted mean is then one MatMul of each text's weights (for the mean, a
+    softmax of equal scores) by its rows; where a maximum is taken, the padding row is -1e9 too,
+    so it never wins (every text has a token: an empty one is the unknown word).
     """
-    vectors = _token_vectors(g, table, quantize)
-    is_token = _is_token(g, table)
-    masked = g.constant("masked", np.float32(-1e9))
+    from onnx import TensorProto
+
+    vectors = _float_table(g, table, quantize)
+    is_padding = g.node(  # [rows, 1]: 1 in the padding row (the last, all zeros), else 0
+        "OneHot",
+        [
+            g.constant("pad_ids", np.array([len(table) - 1])),
+            g.constant("n_rows", np.int64(len(table))),
+            g.constant("off_on", np.array([0, 1])),
+        ],
+        "is_padding",
+        axis=0,
+    )
+    is_padding = g.node("Cast", [is_padding], "is_padding_float", to=TensorProto.FLOAT)
+    column = g.node("Mul", [is_padding, g.constant("masked", np.float32(-1e9))], "padding_column")
+    padding = g.node("Squeeze", [column, g.axis(1)], "padding")
+    rows_table = vectors
+    if pooling.endswith("max"):
+        rows_table = g.node("Add", [vectors, column], "masked_table")
+    rows = g.node("Gather", [rows_table, "ids"], "rows")  # [batch, tokens, dim]
     parts = []
-    if pooling == "mean+max":  # the padding row is zero, so it adds nothing to the sums
-        sums = g.node("ReduceSum", [vectors, g.axis(1)], "sums", keepdims=0)
-        parts.append(g.node("Div", [sums, _counts(g, is_token)], "average"))
-    if pooling.startswith("attention"):  # weights softmax_t(v · e_t), then their weighted sum
-        scores = g.node("MatMul", [vectors, g.weight("attention", attention)], "scores")
-        scores = g.node("Where", [is_token, scores, masked], "token_scores")
+    if pooling != "max":
+        scores = padding  # equal scores for every token: the mean
+        if pooling.startswith("attention"):
+            scores = g.node("MatMul", [vectors, g.weight("attention", attention)], "table_scores")
+            scores = g.node("Add", [scores, padding], "score_table")
+        scores = g.node("Gather", [scores, "ids"], "scores")
         weights = g.node("Softmax", [scores], "weights", axis=1)
         weights = g.node("Unsqueeze", [weights, g.axis(1)], "weights_row")
-        attended = g.node("MatMul", [weights, vectors], "attended_row")  # [batch, 1, dim]
-        parts.append(g.node("Squeeze", [attended, g.axis(1)], "attended"))
+        parts.append(g.node("MatMul", [weights, rows], "weighted"))  # [batch, 1, dim]
     if pooling.endswith("max"):
-        is_token = g.node("Unsqueeze", [is_token, g.axis(2)], "is_token_column")
-        values = g.node("Where", [is_token, vectors, masked], "token_values")
-        parts.append(g.node("ReduceMax", [values], "maximum", axes=[1], keepdims=0))
-    return g.node("Concat", parts, "pooled", axis=1) if len(parts) > 1 else parts[0]
+        parts.append(g.node("ReduceMax", [rows], "maximum", axes=[1], keepdims=1))
+    pooled = g.node("Concat", parts, "pooled_row", axis=2) if len(parts) > 1 else parts[0]
+    return g.node("Flatten", [pooled], "pooled", axis=1)
+
+
+def _float_table(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
+    """The embedding table as float32 (computed from its stored form at session start)."""
+    from onnx import TensorProto
+
+    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
+        low, scale, codes = _quantize_rows(table)
+        codes = g.node("Cast", [g.constant("table_uint8", codes)], "codes", to=TensorProto.FLOAT)
+        scales = g.node("Unsqueeze", [g.half("table_scale", scale), g.axis(1)], "scales")
+        lows = g.node("Unsqueeze", [g.half("table_low", low), g.axis(1)], "lows")
+        return g.node("Add", [lows, g.node("Mul", [scales, codes], "scaled")], "table")
+    if quantize == "fp16":  # the table is half the size in the file
+        return g.half("table", table)
+    return g.constant("table", table)
 
 
 def _quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

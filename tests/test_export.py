@@ -31,6 +31,7 @@ TEXTS = [
     *[" ".join(["hello"] * n + ["win"] * (9 - n)) for n in range(10)],
 ]
 TASKS = ("binary", "multiclass", "multilabel")
+EXECUTORS = ("numpy", "onnxruntime")
 TOPICS = np.array(["sports", "food", "tech"])  # the label columns of the multi-label toy task
 
 
@@ -98,8 +99,17 @@ def model(request, fitted) -> DANClassifier:
     return fitted(*request.param)
 
 
-def _export(clf, tmp_path, quantize=None) -> EdgeClassifier:
-    return EdgeClassifier.load(export_model(clf, tmp_path / "model.dan", quantize=quantize))
+@pytest.fixture(params=EXECUTORS)
+def executor(request) -> str:
+    """Each way the runtime computes the graph: every parity test runs on both."""
+    return request.param
+
+
+def _export(clf, tmp_path, quantize=None, executor="auto") -> EdgeClassifier:
+    path = export_model(clf, tmp_path / "model.dan", quantize=quantize, overwrite=True)
+    edge = EdgeClassifier.load(path, executor=executor)
+    assert executor == "auto" or edge.executor == executor
+    return edge
 
 
 def _as_stored(clf: DANClassifier, quantize: str | None) -> DANClassifier:
@@ -121,8 +131,8 @@ def _as_stored(clf: DANClassifier, quantize: str | None) -> DANClassifier:
     return clf
 
 
-def test_fp32_matches_torch(model, tmp_path, toy_texts, toy_texts_3class, toy_multilabel):
-    edge = _export(model, tmp_path)
+def test_fp32_matches_torch(model, executor, tmp_path, toy_texts, toy_texts_3class, toy_multilabel):
+    edge = _export(model, tmp_path, executor=executor)
     texts = [*TEXTS, *toy_texts[0], *toy_texts_3class[0], *toy_multilabel[0]]
     np.testing.assert_allclose(
         edge.predict_proba(texts), model.predict_proba(texts), rtol=1e-4, atol=1e-5
@@ -141,14 +151,14 @@ def test_attention_is_not_the_mean(fitted):
 
 @pytest.mark.parametrize("quantize", [None, "int8", "fp16"])
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_padding_does_not_leak(fitted, pooling, quantize, tmp_path):
+def test_padding_does_not_leak(fitted, pooling, quantize, executor, tmp_path):
     """Short texts padded to a long one in one call predict as they do alone, and as in torch.
 
     Padding rows are zero: were they not masked, they would raise the maximum of each negative
     component to 0, and take attention weight (a score of 0) from the real tokens.
     """
     clf = fitted("binary", pooling)
-    edge = _export(clf, tmp_path, quantize)
+    edge = _export(clf, tmp_path, quantize, executor)
     long = " ".join(["free", "lunch", "hello", "prize", "code"] * 60)  # 300 tokens
     texts = ["free", "", "hello mom", "win cash now", "zzqx", long]  # in one onnxruntime call
     alone = np.vstack([edge.predict_proba([text]) for text in texts])
@@ -158,19 +168,19 @@ def test_padding_does_not_leak(fitted, pooling, quantize, tmp_path):
 
 
 @pytest.mark.parametrize("quantize", ["int8", "fp16"])
-def test_quantized_graph_computes_the_stored_model(model, quantize, tmp_path):
-    edge = _export(model, tmp_path, quantize)
+def test_quantized_graph_computes_the_stored_model(model, quantize, executor, tmp_path):
+    edge = _export(model, tmp_path, quantize, executor)
     assert edge.quantization == quantize
     stored = _as_stored(model, quantize)
     np.testing.assert_allclose(edge.predict_proba(TEXTS), stored.predict_proba(TEXTS), atol=1e-5)
 
 
 @pytest.mark.parametrize(("quantize", "atol"), [("int8", 1e-2), ("fp16", 2e-3)])
-def test_quantized_is_close(model, quantize, atol, tmp_path):
+def test_quantized_is_close(model, quantize, atol, executor, tmp_path):
     """The rounding costs little. 8-bit codes move these models by up to 2.5e-3 (the multiclass
     mean), other tiny trained ones by up to 8e-3; a collapsed model, whose outputs hardly
     depend on the text, by 3e-4. The graph itself is checked exactly above."""
-    edge = _export(model, tmp_path, quantize)
+    edge = _export(model, tmp_path, quantize, executor)
     np.testing.assert_allclose(edge.predict_proba(TEXTS), model.predict_proba(TEXTS), atol=atol)
 
 
@@ -185,9 +195,9 @@ def test_labels_and_threshold_round_trip(model, tmp_path):
 
 
 @pytest.mark.parametrize("pooling", POOLINGS)
-def test_predictions_keep_input_order_across_chunks(fitted, pooling, tmp_path):
+def test_predictions_keep_input_order_across_chunks(fitted, pooling, executor, tmp_path):
     texts = [" ".join(["free", "hello", "lunch"][: i % 3 + 1] * (i % 11 + 1)) for i in range(700)]
-    edge = _export(fitted("binary", pooling), tmp_path)
+    edge = _export(fitted("binary", pooling), tmp_path, executor=executor)
     one_by_one = np.vstack([edge.predict_proba([text]) for text in texts])
     np.testing.assert_allclose(edge.predict_proba(texts), one_by_one, atol=1e-6)
 

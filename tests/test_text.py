@@ -446,3 +446,22 @@ def test_encode_corpus_is_memoised_read_only_and_equals_encode_batch():
     assert encode_corpus(vocabulary, tuple(list(texts)))[0] is ids
     with pytest.raises(ValueError, match="read-only"):
         ids[0] = 1
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["a! b?", "", "c. a! plain", "   ", "b?"],
+        ["", ""],
+        ["one"],
+        ["holds \x00 the separator", "a!", ""],  # the per-text path
+        ["\x00", "a\x00b", " \x00 "],
+    ],
+)
+def test_a_batch_is_encoded_as_each_text_alone(texts):
+    vocab = Vocabulary.build(["a! b? c. one holds the separator \x00"])
+    ids, offsets = vocab.encode_batch(texts)
+    assert [part.tolist() for part in np.split(ids, offsets[1:])] == [
+        vocab.encode(text) for text in texts
+    ]
+    assert vocab.encode("\x00") == [vocab.index["\x00"]]  # not the batch marker

@@ -1,0 +1,303 @@
+"""The two ways :class:`dan_dice.edge.EdgeClassifier` computes an artifact's graph.
+
+Both take a batch in the packed layout of :meth:`dan_dice.text.Vocabulary.encode_batch` (flat
+ids, the start offset of each text), run it in chunks of texts of similar lengths padded with
+the padding id (:func:`in_chunks`; a single message as it is), and return the probabilities of
+``model.onnx``'s output.
+
+- :class:`OnnxExecutor` runs ``model.onnx`` in an onnxruntime session: it reads any artifact
+  and can use several threads.
+- :class:`NumpyExecutor` computes the same graph with plain numpy over the weights it reads from
+  the ONNX file itself (:func:`read_initializers`, the protobuf wire format: neither ``onnx`` nor
+  onnxruntime is imported), for installs without onnxruntime and for less memory. It measured
+  slower than one session call of the lean graph, single messages included (its two dozen array
+  operations cost more than the session's fixed cost, ``reports/edge.md``), so it is not the
+  default where onnxruntime is installed.
+
+ONNX stays the artifact and the interchange format: the numpy executor only reads its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .files import one_line
+
+CHUNK = 64
+"""Most texts per chunk; texts are sorted by length first, so little is padding."""
+CELLS = 4096
+"""Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
+PADDING = -1e9
+"""The padding's attention score and, where a maximum is taken, its vector's values."""
+DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 7: np.int64, 10: np.float16}
+"""ONNX ``TensorProto`` data types the reader knows, by their number."""
+
+
+class NumpyExecutor:
+    """The exported DAN in numpy: gather, pool, MLP, output.
+
+    Weights are those of ``model.onnx`` (a float16 or 8-bit table is dequantized once, at load,
+    exactly as onnxruntime folds it), so the results match onnxruntime's to float32 rounding.
+    Batches go as onnxruntime's do, sorted by length in padded chunks (:func:`in_chunks`); the
+    padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
+    taken, so is its vector. The products run in numpy's BLAS, whose own thread count applies
+    (``OPENBLAS_NUM_THREADS=1`` for one thread).
+    """
+
+    def __init__(
+        self,
+        table: np.ndarray,
+        layers: list[tuple[np.ndarray, np.ndarray]],
+        task: str,
+        pooling: str,
+        attention: np.ndarray | None = None,
+    ):
+        self.pad_id = len(table) - 1
+        self.scores = None if attention is None else table @ attention
+        if self.scores is not None:
+            self.scores[self.pad_id] = PADDING
+        if pooling.endswith("max"):
+            table = table.copy()
+            table[self.pad_id] = PADDING
+        self.table = table
+        self.layers = [(np.ascontiguousarray(w.T), b) for w, b in layers]
+        self.task = task
+        self.pooling = pooling
+
+    @classmethod
+    def from_initializers(
+        cls, arrays: dict[str, np.ndarray], task: str, pooling: str
+    ) -> NumpyExecutor | None:
+        """The executor of a graph with these initializers, or None for a layout it does not
+        know (an artifact from before the row-wise int8 codes): onnxruntime reads those."""
+        table = _float_table(arrays)
+        attention = _weight(arrays, "attention")
+        layers = []
+        while (w := _weight(arrays, f"w{len(layers)}")) is not None:
+            layers.append((w, _weight(arrays, f"b{len(layers)}")))
+        if table is None or not layers or any(b is None for _, b in layers):
+            return None
+        if (attention is None) == pooling.startswith("attention"):
+            return None
+        return cls(table, layers, task, pooling, attention)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.layers[-1][1])
+
+    @property
+    def width(self) -> int:
+        """The width of the first layer's input: the pooled vector's."""
+        return self.layers[0][0].shape[0]
+
+    def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
+        return in_chunks(self.run, ids, offsets, self.pad_id)
+
+    def run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
+        rows = self.table[ids]
+        parts = []
+        if self.scores is not None:  # softmax_t(v · e_t) within each text
+            weights = self.scores[ids]
+            weights -= weights.max(axis=1, keepdims=True)
+            np.exp(weights, out=weights)
+            weights /= weights.sum(axis=1, keepdims=True)
+            parts.append(np.einsum("nt,ntd->nd", weights, rows))
+        elif self.pooling.startswith("mean"):
+            weights = (ids != self.pad_id) / lengths[:, None].astype(np.float32)
+            parts.append(np.einsum("nt,ntd->nd", weights.astype(np.float32), rows))
+        if self.pooling.endswith("max"):
+            parts.append(rows.max(axis=1))
+        hidden = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        for i, (w, b) in enumerate(self.layers):
+            hidden = hidden @ w
+            hidden += b
+            if i < len(self.layers) - 1:
+                np.maximum(hidden, 0, out=hidden)
+        return _output(hidden, self.task)
+
+
+def _output(logits: np.ndarray, task: str) -> np.ndarray:
+    """The graph's probabilities from its last layer: a sigmoid per label (multi-label), the
+    columns ``[1 - p, p]`` of one sigmoid (binary), or a softmax."""
+    if task == "multiclass":
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        return logits / logits.sum(axis=1, keepdims=True)
+    proba = np.exp(-np.logaddexp(0, -logits))  # the sigmoid, without overflow
+    if task == "multilabel":
+        return proba
+    return np.concatenate([1 - proba, proba], axis=1)
+
+
+def _weight(arrays: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    """A float32 weight stored as ``name`` (float32) or ``name_fp16``."""
+    if name in arrays:
+        return arrays[name].astype(np.float32, copy=False)
+    if f"{name}_fp16" in arrays:
+        return arrays[f"{name}_fp16"].astype(np.float32)
+    return None
+
+
+def _float_table(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The embedding table in float32: as stored, or computed as the graph computes it from
+    float16 values or from 8-bit codes, ``low + scale * codes`` row by row."""
+    if "table_uint8" not in arrays:
+        return _weight(arrays, "table")
+    low, scale = _weight(arrays, "table_low"), _weight(arrays, "table_scale")
+    if low is None or scale is None:
+        return None
+    return low[:, None] + scale[:, None] * arrays["table_uint8"].astype(np.float32)
+
+
+class OnnxExecutor:
+    """``model.onnx`` in an onnxruntime session (imported here, only when used)."""
+
+    def __init__(self, model: bytes, n_threads: int, pad_id: int):
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise ImportError(
+                "the onnxruntime executor needs the onnxruntime package (pip install "
+                "onnxruntime); executor='numpy' runs without it, on one thread"
+            ) from exc
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = n_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's exception types are not public
+            raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
+        self.pad_id = pad_id
+
+    def signature(self) -> tuple[list, list]:
+        """The graph's inputs (name, type) and outputs (name, width)."""
+        inputs = [(i.name, i.type) for i in self.session.get_inputs()]
+        outputs = [(o.name, o.shape[-1] if o.shape else None) for o in self.session.get_outputs()]
+        return inputs, outputs
+
+    def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
+        return in_chunks(self.run, ids, offsets, self.pad_id)
+
+    def run(self, ids: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """One session call on padded ids ``[batch, tokens]`` (the graph masks the padding
+        itself: ``lengths`` is not needed)."""
+        return self.session.run(None, {"ids": ids})[0]
+
+
+def in_chunks(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    pad_id: int,
+) -> np.ndarray:
+    """``run(padded ids, lengths)`` over the texts ``ids[offsets[i]:offsets[i + 1]]``, sorted by
+    length (so little is padding) in chunks of at most :data:`CHUNK` texts and :data:`CELLS`
+    ids, its rows put back in the texts' order; a single message as it is."""
+    lengths = np.diff(offsets, append=len(ids))
+    if len(offsets) == 1:
+        return run(ids[None], lengths)
+    order = np.argsort(lengths, kind="stable")
+    proba = None
+    begin = 0
+    while begin < len(order):
+        widest = lengths[order[min(begin + CHUNK, len(order)) - 1]]
+        chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
+        columns = np.arange(lengths[chunk[-1]])
+        tokens = ids.take(offsets[chunk, None] + columns, mode="clip")
+        part = run(np.where(columns < lengths[chunk, None], tokens, pad_id), lengths[chunk])
+        if proba is None:
+            proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
+        proba[chunk] = part
+        begin += len(chunk)
+    return proba
+
+
+def read_initializers(model: bytes) -> dict[str, np.ndarray]:
+    """The initializers of an ONNX model (``ModelProto`` bytes) as read-only arrays, by name.
+
+    Reads the protobuf wire format directly: the graph is field 7 of the model, its
+    initializers field 5 of the graph, each a ``TensorProto`` with ``dims`` (1), ``data_type``
+    (2), ``name`` (8) and ``raw_data`` (9). Tensors stored otherwise (not as raw bytes, or of a
+    type not in :data:`DTYPES`) are left out. Malformed bytes raise ``ValueError``.
+    """
+    view = memoryview(model)
+    graph = next((value for field, value in _fields(view) if field == 7), None)
+    if graph is None:
+        raise ValueError("no graph")
+    arrays = {}
+    for field, value in _fields(graph):
+        if field == 5 and (tensor := _tensor(value)) is not None:
+            arrays[tensor[0]] = tensor[1]
+    return arrays
+
+
+def _tensor(message: memoryview) -> tuple[str, np.ndarray] | None:
+    dims, data_type, name, raw = [], None, None, None
+    for field, value in _fields(message):
+        if field == 1:  # dims: one varint each, or packed
+            dims.extend([value] if isinstance(value, int) else _packed(value))
+        elif field == 2:
+            data_type = value
+        elif field == 8:
+            name = bytes(value).decode()
+        elif field == 9:
+            raw = value
+    if name is None or raw is None or data_type not in DTYPES:
+        return None
+    array = np.frombuffer(raw, dtype=np.dtype(DTYPES[data_type]).newbyteorder("<"))
+    if array.size != int(np.prod(dims)):
+        raise ValueError(f"initializer {name!r} has {array.size} values for shape {dims}")
+    return name, array.reshape(dims)
+
+
+def _fields(message: memoryview) -> Any:
+    """(field number, value) of each field of a protobuf message: an int for varints, a
+    memoryview for the rest."""
+    position, end = 0, len(message)
+    while position < end:
+        key, position = _varint(message, position)
+        wire = key & 7
+        if wire == 0:
+            value, position = _varint(message, position)
+        elif wire in (1, 2, 5):
+            if wire == 2:
+                size, position = _varint(message, position)
+            else:
+                size = 8 if wire == 1 else 4
+            value, position = message[position : position + size], position + size
+            if position > end:
+                raise ValueError("a field runs past the end of its message")
+        else:
+            raise ValueError(f"protobuf wire type {wire} is not readable")
+        yield key >> 3, value
+
+
+def _varint(data: memoryview, position: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if position >= len(data):
+            raise ValueError("a number runs past the end of its message")
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, position
+        shift += 7
+
+
+def _packed(data: memoryview) -> list[int]:
+    values, position = [], 0
+    while position < len(data):
+        value, position = _varint(data, position)
+        values.append(value)
+    return values

@@ -1,0 +1,123 @@
+"""The two executors of the edge runtime: the ONNX reader, the lean graph, and artifacts of the
+earlier release (their parity with torch, for every pooling and quantization, is in
+``test_export.py``)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from dan_dice import DANClassifier
+from dan_dice.edge import EdgeClassifier
+from dan_dice.executors import read_initializers
+from dan_dice.export import export_model, package
+from dan_dice.pooling import POOLINGS
+
+DATA = Path(__file__).parent / "data"
+OLD = json.loads((DATA / "dan-dice-0.1-expected.json").read_text())
+"""Artifacts exported by dan_dice 0.1 (commit 295b9a3, before the lean graph) from tiny models
+of the toy spam task, and the probabilities its runtime gave for a few texts."""
+
+
+@pytest.fixture(scope="module")
+def models(toy_texts, tiny_vectors_file) -> dict[str, DANClassifier]:
+    X, y = toy_texts
+    params = dict(loss="ce", lr=1e-2, max_epochs=5, patience_steps=0, random_state=0)
+    return {
+        pooling: DANClassifier(
+            embeddings=tiny_vectors_file, pooling=pooling, hidden_sizes=(16,), **params
+        ).fit(X, y)
+        for pooling in POOLINGS
+    }
+
+
+def _onnx(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("model.onnx")
+
+
+@pytest.mark.parametrize("quantize", [None, "int8", "fp16"])
+def test_initializers_are_read_as_onnx_reads_them(models, quantize, tmp_path):
+    path = export_model(models["attention+max"], tmp_path / "m.dan", quantize=quantize)
+    model = _onnx(path)
+    expected = {
+        t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(model).graph.initializer
+    }
+    arrays = read_initializers(model)
+    assert arrays.keys() == expected.keys()
+    for name, array in expected.items():
+        assert arrays[name].dtype == array.dtype and arrays[name].shape == array.shape
+        np.testing.assert_array_equal(arrays[name], array)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\x3a\x05ab", b"\x3a\x02\x2a\x7f", b"\x0f", b"\xff" * 12], ids=repr
+)
+def test_malformed_protobuf_is_a_value_error(data):
+    with pytest.raises(ValueError):
+        read_initializers(data)
+
+
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_the_graph_gathers_each_token_once(models, pooling, tmp_path):
+    """Per call: one gather of the rows, one of the attention scores (none for the maximum
+    alone), and no masking: the padding is folded into the tables."""
+    graph = onnx.load_from_string(_onnx(export_model(models[pooling], tmp_path / "m.dan"))).graph
+    per_token = [node.op_type for node in graph.node if "ids" in node.input]
+    assert per_token == ["Gather"] * (1 if pooling == "max" else 2)
+    assert not {"Where", "Less", "ReduceSum"} & {node.op_type for node in graph.node}
+
+
+@pytest.mark.parametrize("name", sorted(OLD["probabilities"]))
+@pytest.mark.parametrize("executor", ["numpy", "onnxruntime"])
+def test_artifacts_of_the_earlier_release_predict_as_they_did(name, executor):
+    edge = EdgeClassifier.load(DATA / name, executor=executor)
+    np.testing.assert_allclose(
+        edge.predict_proba(OLD["texts"]), OLD["probabilities"][name], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_weights_the_numpy_executor_does_not_know_go_to_onnxruntime(models, tmp_path):
+    """Version 1 int8 artifacts stored symmetric codes as ``table_int8``: onnxruntime runs them,
+    the numpy executor refuses them, saying what to do."""
+    path = export_model(models["mean"], tmp_path / "m.dan", quantize="int8")
+    model = onnx.load_from_string(_onnx(path))
+    for tensor in model.graph.initializer:
+        if tensor.name == "table_uint8":
+            tensor.name = "table_int8"
+    for node in model.graph.node:
+        node.input[:] = ["table_int8" if i == "table_uint8" else i for i in node.input]
+    with zipfile.ZipFile(path) as archive:
+        meta = archive.read("meta.json")
+    renamed = tmp_path / "renamed.dan"
+    renamed.write_bytes(package({"meta.json": meta, "model.onnx": model.SerializeToString()}))
+    expected = EdgeClassifier.load(path).predict_proba(["free prize", "hello"])
+    edge = EdgeClassifier.load(renamed, executor="onnxruntime")
+    np.testing.assert_array_equal(edge.predict_proba(["free prize", "hello"]), expected)
+    with pytest.raises(ValueError, match=r"renamed\.dan has a graph whose weights the numpy"):
+        EdgeClassifier.load(renamed, executor="numpy")
+
+
+@pytest.mark.parametrize("executor", ["numpy", "onnxruntime"])
+def test_long_and_many_texts(models, executor, tmp_path):
+    """Chunks of texts sorted by length, and one text longer than a chunk's cells."""
+    path = export_model(models["attention+max"], tmp_path / "m.dan")
+    edge = EdgeClassifier.load(path, executor=executor)
+    texts = [" ".join(["free", "hello"] * (i % 50)) for i in range(300)] + ["win " * 5000]
+    alone = np.vstack([edge.predict_proba([text]) for text in texts[::37]])
+    np.testing.assert_allclose(edge.predict_proba(texts)[::37], alone, rtol=1e-5, atol=1e-7)
+
+
+def test_unknown_executor_and_threads(models, tmp_path):
+    path = export_model(models["mean"], tmp_path / "m.dan")
+    with pytest.raises(ValueError, match="executor must be one of"):
+        EdgeClassifier.load(path, executor="torch")
+    with pytest.raises(ValueError, match="numpy executor runs on one thread"):
+        EdgeClassifier.load(path, executor="numpy", n_threads=2)
+    assert EdgeClassifier.load(path, n_threads=2).executor == "onnxruntime"
