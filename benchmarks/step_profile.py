@@ -27,7 +27,8 @@ STEPS = {
     ("copy.py", "deepcopy"): "best-state copy (deepcopy)",
     ("training.py", "make_optimizers"): "optimiser set-up (once a fit)",
 }
-"""Direct callees of ``train`` in the profile, by (file, function), and what they are."""
+"""Direct callees of ``train`` and of its ``train_epoch`` in the profile, by (file, function),
+and what they are."""
 
 
 def profile_fit(split, clf: DANClassifier, epochs: int) -> dict:
@@ -46,7 +47,9 @@ def profile_fit(split, clf: DANClassifier, epochs: int) -> dict:
         function_key(stats, "estimator.py", "fit"),
         function_key(stats, "training.py", "train"),
     )
-    parts = callees(stats, loop, STEPS)
+    parts = callees(stats, loop, STEPS)  # the epochs' training passes, by what they call
+    parts.pop("`training.py:train_epoch`")
+    parts |= callees(stats, function_key(stats, "training.py", "train_epoch"), STEPS)
     loss = sum(v[3] for k, v in stats.items() if k[0].endswith("losses.py") and k[2] == "forward")
     parts[STEPS["module.py", "_wrapped_call_impl"]] -= loss
     parts["forward, loss"] = loss
