@@ -124,8 +124,10 @@ class DANClassifier(IncrementalMixin, ClassifierMixin, BaseEstimator):
         Where to train. The fitted network is kept on the CPU, so fitted models pickle and
         predict anywhere.
     num_threads : int or None, default=1
-        Torch CPU threads during ``fit`` and prediction (restored afterwards); one is fastest
-        for this small network. ``None`` keeps torch's own setting.
+        Torch CPU threads during ``fit`` and prediction (restored afterwards). On 2 cores a
+        default fit took 0.85x the time on both (``reports/speed.md``), but its results then
+        differ in the last bits from one thread's: one thread gives bit-identical fits and
+        leaves the other cores to parallel fits. ``None`` keeps torch's own setting.
     random_state : int, RandomState or None, default=None
         Seed of the split, initialisation, batch order and dropout; an int gives identical
         models on the CPU.
