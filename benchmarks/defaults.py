@@ -25,13 +25,10 @@ import argparse
 import json
 import os
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.model_selection import train_test_split
+from sized_fits import fit_at_size, run_fits
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
@@ -40,7 +37,6 @@ from dan_dice.metrics import scores
 from dan_dice.reporting import to_markdown
 from dan_dice.splits import Split
 from dan_dice.study_data import load_split
-from dan_dice.training import CollapseWarning
 
 TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6")
 SIZES = (200, 1000, 5000)
@@ -128,63 +124,30 @@ def fit_one(split: Split, task: str, arm: str, size: int | None, seed: int) -> d
     validation part) and score it."""
     n_classes = len(split.target_names)
     clf = DANClassifier(**{**arm_params(task, arm), "random_state": seed})
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CollapseWarning)
-        if size is None:
-            clf.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
-        else:
-            X, _, y, _ = train_test_split(
-                split.X_train,
-                split.y_train,
-                train_size=size,
-                stratify=split.y_train,
-                random_state=seed,
-            )
-            clf.fit(X, y)
-    seconds = time.perf_counter() - start
+    record = {"key": _key(task, arm, size, seed), "task": task, "arm": arm, "size": size}
+    record |= {"seed": seed, **fit_at_size(clf, split, size, seed)}
     test = scores(split.y_test, clf.predict(split.X_test), n_classes)
-    key = "f1" if n_classes == 2 else "macro_f1"
-    return {
-        "key": _key(task, arm, size, seed),
-        "task": task,
-        "arm": arm,
-        "size": size,
-        "seed": seed,
-        "val": clf.best_validation_score_,
-        "test": test[key],
-        "test_accuracy": test["accuracy"],
-        "epochs": len(clf.history_),
-        "best_epoch": clf.best_epoch_,
-        "collapse_warning": any(issubclass(w.category, CollapseWarning) for w in caught),
-        "seconds": round(seconds, 2),
-    }
+    record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
+    record["test_accuracy"] = test["accuracy"]
+    return record
 
 
 def _run(jobs: list[tuple], out: Path, args: argparse.Namespace) -> list[dict]:
     """Fit every job not yet in the journal, two at a time by default, journaling each."""
-    out.mkdir(parents=True, exist_ok=True)
-    journal = out / "fits.jsonl"
-    records = []
-    if journal.exists():
-        records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    done = {r["key"] for r in records}
     splits = {task: load_split(task, args.data_dir) for task in TASKS}
     jobs = [job for job in jobs if job[2] is None or job[2] < len(splits[job[0]].X_train)]
-    todo = [job for job in jobs if _key(*job) not in done]
-    todo.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
-    run = Parallel(n_jobs=args.jobs, return_as="generator_unordered")
-    with open(journal, "a", encoding="utf-8") as f:
-        for record in run(delayed(fit_one)(splits[job[0]], *job) for job in todo):
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            records.append(record)
-            print(
-                f"{record['task']:>14} {record['arm']:>22} size {record['size']} "
-                f"seed {record['seed']}: val {record['val']:.4f} test {record['test']:.4f} "
-                f"({record['seconds']:.0f} s, {record['epochs']} epochs)",
-                flush=True,
-            )
+    jobs.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
+    records = run_fits(
+        out / "fits.jsonl",
+        [(_key(*job), (splits[job[0]], *job)) for job in jobs],
+        lambda record: record["key"],
+        fit_one,
+        args.jobs,
+        lambda r: (
+            f"{r['task']:>14} {r['arm']:>22} size {r['size']} seed {r['seed']}: "
+            f"val {r['val']:.4f} test {r['test']:.4f} ({r['seconds']:.0f} s, {r['epochs']} epochs)"
+        ),
+    )
     wanted = {_key(*job): job for job in jobs}
     return [{**r, "arm": wanted[r["key"]][1]} for r in records if r["key"] in wanted]
 

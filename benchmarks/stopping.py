@@ -20,27 +20,22 @@ journaled in ``--out`` as it ends, so an interrupted run resumes. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.model_selection import train_test_split
+from sized_fits import fit_at_size, run_fits
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
-from dan_dice.experiments import Config, load_split
 from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
 from dan_dice.metrics import scores
 from dan_dice.multilabel_experiments import load_multilabel_split
 from dan_dice.reporting import to_markdown
-from dan_dice.training import CollapseWarning
+from dan_dice.study_data import load_split
 
 TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6", "goemotions")
 SIZES = (200, 1000, 5000, None)
@@ -68,7 +63,7 @@ def _main(args: argparse.Namespace) -> int:
     splits = {
         task: load_multilabel_split(args.data_dir)
         if task == "goemotions"
-        else load_split(task, args.data_dir, Config())
+        else load_split(task, args.data_dir)
         for task in TASKS
     }
     jobs = [
@@ -93,61 +88,30 @@ def fit_one(split, task: str, rule: str, size: int | None, seed: int) -> dict:
     6-class tasks)."""
     patience, patience_steps = RULES[rule]
     clf = DANClassifier(patience=patience, patience_steps=patience_steps, random_state=seed)
-    start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CollapseWarning)
-        if size is None:
-            clf.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
-        else:
-            X, _, y, _ = train_test_split(
-                split.X_train,
-                split.y_train,
-                train_size=size,
-                stratify=split.y_train,
-                random_state=seed,
-            )
-            clf.fit(X, y)
-    seconds = time.perf_counter() - start
-    test = np.nan
+    record = {"task": task, "rule": rule, "size": size, "seed": seed}
+    record |= fit_at_size(clf, split, size, seed)
+    record["test"] = np.nan
     if task != "goemotions":
         n_classes = len(split.target_names)
         test = scores(split.y_test, clf.predict(split.X_test), n_classes)
-        test = test["f1" if n_classes == 2 else "macro_f1"]
-    return {
-        "task": task,
-        "rule": rule,
-        "size": size,
-        "seed": seed,
-        "val": clf.best_validation_score_,
-        "test": test,
-        "epochs": len(clf.history_),
-        "best_epoch": clf.best_epoch_,
-        "collapse_warning": any(issubclass(w.category, CollapseWarning) for w in caught),
-        "seconds": round(seconds, 2),
-    }
+        record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
+    return record
 
 
 def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[dict]:
-    """Fit every job not yet in the journal (one per code fingerprint), journaling each."""
-    journal.parent.mkdir(parents=True, exist_ok=True)
-    records = []
-    if journal.exists():
-        records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
-    done = {(r["task"], r["rule"], r["size"], r["seed"]) for r in records}
-    todo = [job for job in jobs if job not in done]
-    todo.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
-    run = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    with open(journal, "a", encoding="utf-8") as f:
-        for record in run(delayed(fit_one)(splits[job[0]], *job) for job in todo):
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            records.append(record)
-            print(
-                f"{record['task']:>14} {record['rule']:>20} size {record['size']} "
-                f"seed {record['seed']}: val {record['val']:.4f} "
-                f"({record['seconds']:.0f} s, {record['epochs']} epochs)",
-                flush=True,
-            )
+    """Fit every job not yet in the journal (one per code fingerprint), largest first."""
+    jobs = sorted(jobs, key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
+    records = run_fits(
+        journal,
+        [(job, (splits[job[0]], *job)) for job in jobs],
+        lambda r: (r["task"], r["rule"], r["size"], r["seed"]),
+        fit_one,
+        n_jobs,
+        lambda r: (
+            f"{r['task']:>14} {r['rule']:>20} size {r['size']} seed {r['seed']}: "
+            f"val {r['val']:.4f} ({r['seconds']:.0f} s, {r['epochs']} epochs)"
+        ),
+    )
     wanted = set(jobs)
     return [r for r in records if (r["task"], r["rule"], r["size"], r["seed"]) in wanted]
 

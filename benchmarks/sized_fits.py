@@ -1,0 +1,73 @@
+"""What ``benchmarks/defaults.py`` and ``benchmarks/stopping.py`` share: fitting an estimator on
+a task's training part or on a subsample of it as a user would, and a journal of those fits
+that an interrupted run resumes."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+
+from joblib import Parallel, delayed
+from sklearn.model_selection import train_test_split
+
+from dan_dice import DANClassifier
+from dan_dice.splits import Split
+from dan_dice.training import CollapseWarning
+
+
+def fit_at_size(clf: DANClassifier, split: Split, size: int | None, seed: int) -> dict:
+    """Fit ``clf`` on the training part with its fixed validation part (``size`` None), or on a
+    seeded, stratified subsample of ``size`` training texts with ``fit(X, y)`` and its own
+    validation split, as a user fits. Returns its validation score, epochs, best epoch,
+    whether it warned of a collapse, and its seconds."""
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CollapseWarning)
+        if size is None:
+            clf.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
+        else:
+            X, _, y, _ = train_test_split(
+                split.X_train,
+                split.y_train,
+                train_size=size,
+                stratify=split.y_train,
+                random_state=seed,
+            )
+            clf.fit(X, y)
+    return {
+        "val": clf.best_validation_score_,
+        "epochs": len(clf.history_),
+        "best_epoch": clf.best_epoch_,
+        "collapse_warning": any(issubclass(w.category, CollapseWarning) for w in caught),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def run_fits(
+    journal: Path,
+    jobs: Sequence[tuple[Hashable, tuple]],
+    record_key: Callable[[dict], Hashable],
+    fit: Callable[..., dict],
+    n_jobs: int,
+    describe: Callable[[dict], str],
+) -> list[dict]:
+    """``fit(*args)`` for every ``(key, args)`` of ``jobs`` whose key no record of the JSON-lines
+    ``journal`` has (``record_key``), in the order given, ``n_jobs`` at a time, each record
+    appended to the journal and printed (``describe``) as it ends; returns every record of the
+    journal, old and new."""
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    if journal.exists():
+        records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    done = {record_key(record) for record in records}
+    run = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    with open(journal, "a", encoding="utf-8") as f:
+        for record in run(delayed(fit)(*args) for key, args in jobs if key not in done):
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            records.append(record)
+            print(describe(record), flush=True)
+    return records
