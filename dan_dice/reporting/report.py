@@ -15,7 +15,13 @@ from ..files import atomic_write_text
 from ..metrics import COLLAPSE_SHARE
 from ..params import TUNED
 from ..provenance import stamp
-from .discussion import losses_discussion, multiclass_discussion, study_discussion, sweep_discussion
+from .discussion import (
+    family_discussion,
+    losses_discussion,
+    multiclass_discussion,
+    study_discussion,
+    sweep_discussion,
+)
 from .figures import plot_learning_curves, plot_sweep
 from .tables import (
     binary_runs,
@@ -188,6 +194,9 @@ def render_report(
         "",
         *study_discussion(binary_runs(frame), comparison, tuned=tuned),
     ]
+    family = family_discussion(frame)
+    if family:
+        lines += ["", "## The Dice family against the study's losses", "", *family]
     if "multiclass" in tables:
         lines += ["", "## Six-class cyberbullying (the study's future work)", ""]
         lines += [tables["multiclass"], "", *multiclass_discussion(records)]
