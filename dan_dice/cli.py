@@ -78,11 +78,12 @@ def run_experiments(argv: Sequence[str] | None = None) -> int:
 
 def suite_options(argv: Sequence[str]) -> list[str]:
     """The options of ``argv`` that ``--all`` hands on to the GoEmotions and peers suites:
-    where the data and the output are, how runs are dispatched, ``--quick`` and ``--fresh``."""
+    where the data and the output are, how runs are dispatched, ``--quick``, ``--fresh`` and
+    ``--portable``."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     for name in ("--data-dir", "--jobs", "--scheduler", "--scheduler-timeout", "--out"):
         parser.add_argument(name)
-    for name in ("--quick", "--fresh"):
+    for name in ("--quick", "--fresh", "--portable"):
         parser.add_argument(name, action="store_true")
     known, _ = parser.parse_known_args(argv)
     shared = []

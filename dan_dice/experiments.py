@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import journal, study_data
+from . import journal, portable, study_data
 from .arguments import threshold_arg
 from .datasets import BINARY_DATASETS, DATASETS, load_dataset
 from .deprecation import moved
@@ -324,6 +324,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
     add(
+        "--portable",
+        action="store_true",
+        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
+        "(slower; also $DAN_DICE_PORTABLE=1)",
+    )
+    add(
         "--fresh",
         action="store_true",
         help="discard the runs journaled in --out (a journal of other settings or code is "
@@ -349,13 +355,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The study grid of ``run_experiments.py`` and ``dan-dice experiments`` (their entry
     point, :func:`dan_dice.cli.run_experiments`, routes ``--multilabel`` to the GoEmotions
     suite)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
     from .estimator import DANClassifier
     from .losses import get_loss
     from .reporting import write_reports
     from .training import resolve_device
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
     if args.multilabel or args.peers:
         raise ValueError(
             "--multilabel and --peers are suites of their own: run them as run_experiments.py does"

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import journal
+from . import journal, portable
 from .comparison import evaluate, peer_methods
 from .datasets import BINARY_DATASETS
 from .dispatch import SCHEDULER_TIMEOUT
@@ -137,6 +137,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT, metavar="SECONDS")
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
+    add(
+        "--portable",
+        action="store_true",
+        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
+        "(slower; also $DAN_DICE_PORTABLE=1)",
+    )
     add("--fresh", action="store_true", help=f"discard the runs of {PEER_JOURNAL} in --out")
     return parser.parse_args(argv)
 
@@ -148,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else DEFAULT_SEEDS)
     if min(seeds, args.jobs) < 1:
         raise ValueError("--seeds and --jobs must be at least 1")
