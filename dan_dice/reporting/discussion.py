@@ -156,7 +156,7 @@ def losses_discussion(frame: pd.DataFrame) -> list[str]:
         )
     if frame["dataset"].str.contains("@").any():
         out += _sweep_gaps(frame)
-    return out or ["- Only the study's losses were run: `--family` adds the others."]
+    return out or ["- Only the study's losses were run: the main job adds the Dice family."]
 
 
 def _sweep_gaps(frame: pd.DataFrame) -> list[str]:
