@@ -28,6 +28,7 @@ from dan_dice.datasets import BINARY_DATASETS
 from dan_dice.experiments import STUDY_LOSSES, STUDY_PARAMS, Config, run_one
 from dan_dice.files import atomic_write_text
 from dan_dice.machine import environment
+from dan_dice.provenance import stamp
 from dan_dice.reporting import STUDY_TABLE, to_markdown
 
 
@@ -52,7 +53,7 @@ def main() -> int:
     records = Parallel(n_jobs=args.jobs)(delayed(_run)(*task, args.data_dir) for task in tasks)
     command = "python benchmarks/batch_size.py " + " ".join(sys.argv[1:])
     text = render(pd.DataFrame(records), command.strip(), about, time.perf_counter() - started)
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
     return 0
 

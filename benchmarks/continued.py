@@ -35,6 +35,7 @@ from dan_dice.cli import run_guarded
 from dan_dice.datasets import load_cyberbullying
 from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.splits import train_val_test_split
 
@@ -95,7 +96,7 @@ def _main(args: argparse.Namespace) -> None:
             "",
         ]
     )
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
 
 

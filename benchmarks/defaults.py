@@ -34,6 +34,7 @@ from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.metrics import scores
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.splits import Split
 from dan_dice.study_data import load_split
@@ -100,7 +101,7 @@ def main() -> int:
     records = _run(jobs, Path(args.out), args)
     command = "python benchmarks/defaults.py " + " ".join(sys.argv[1:])
     text = render(pd.DataFrame(records), command.strip(), args.seeds)
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
     return 0
 

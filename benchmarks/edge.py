@@ -47,6 +47,7 @@ from dan_dice.files import atomic_write_text
 from dan_dice.machine import cpu_name
 from dan_dice.metrics import scores
 from dan_dice.persistence import save_model
+from dan_dice.provenance import stamp
 from dan_dice.splits import train_val_test_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -435,7 +436,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [row for name in DATASETS for row in benchmark(name, args, Path(tmp))]
     report = render(rows, args, " ".join(["python", *sys.argv]), started, before)
-    atomic_write_text(args.report, report)
+    atomic_write_text(args.report, stamp(report, Path(__file__)))
     print(report)
     return 0
 

@@ -6,7 +6,8 @@ on its test part; fastText and the DAN once per seed. The DAN is ``DANClassifier
 defaults; ``--dan-losses`` adds the DAN as the study grid trains it, per loss. ``--dedup`` adds
 the split that keeps each group of duplicate texts on one side
 (``dan_dice.duplicates.load_grouped_split``) and how the test scores move. Writes
-``reports/peers.md``.
+``reports/peers_benchmark.md`` (``run_experiments.py --all`` writes ``reports/peers.md``
+with the same methods).
 
     python benchmarks/peers.py [--data-dir D] [--seeds 5] [--dedup] [--dan-losses wbce ...]
 """
@@ -32,8 +33,9 @@ from dan_dice.files import atomic_write_text
 from dan_dice.machine import environment
 from dan_dice.metrics import scores
 from dan_dice.peers import FastTextClassifier
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
-from dan_dice.reporting.peers import peer_table
+from dan_dice.reporting.peers import grid_text, peer_table
 from dan_dice.study_data import load_split
 
 
@@ -46,7 +48,7 @@ def main() -> int:
         "--dan-losses", nargs="*", default=[], metavar="LOSS", help="also the study grid's DAN"
     )
     parser.add_argument("--dedup", action="store_true", help="also the grouped split")
-    parser.add_argument("--report", default="reports/peers.md")
+    parser.add_argument("--report", default="reports/peers_benchmark.md")
     args = parser.parse_args()
     if args.seeds < 1:
         raise ValueError("--seeds must be at least 1")
@@ -78,7 +80,7 @@ def main() -> int:
     minutes = (time.perf_counter() - started) / 60
     made = f"`{command.strip()}` on {about}; {minutes:.0f} min"
     text = _render(made, config, methods, records, quantized, leaks, args)
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
     return 0
 
@@ -110,7 +112,7 @@ def _quantize(dataset: str, model: FastTextClassifier, split, record: dict) -> d
 def _render(
     made: str, config: Config, methods: list, records: dict, quantized: list, leaks: list, args
 ) -> str:
-    grids = "\n".join(f"- {m.name}: `{_grid(m.grid)}`" for m in methods)
+    grids = "\n".join(f"- {m.name}: `{grid_text(m.grid)}`" for m in methods)
     lines = [
         "# The DAN and its peers",
         "",
@@ -186,19 +188,6 @@ def _render(
             to_markdown(pd.DataFrame(quantized)),
         ]
     return "\n".join(lines) + "\n"
-
-
-def _grid(grid: dict | list[dict]) -> str:
-    """A parameter grid in short, without the pipeline prefixes and the tokenizer."""
-    parts = grid if isinstance(grid, list) else [grid]
-    return " | ".join(
-        ", ".join(
-            f"{key.rpartition('__')[2]}={values}"
-            for key, values in part.items()
-            if not key.endswith("tokenizer")
-        )
-        for part in parts
-    )
 
 
 def _against_logreg(records: list[dict]) -> pd.DataFrame:

@@ -52,6 +52,7 @@ from dan_dice.losses import get_loss
 from dan_dice.machine import environment
 from dan_dice.model import DAN
 from dan_dice.peers import FastTextClassifier
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.study_data import load_split
 from dan_dice.text import Vocabulary, build_vocabulary, encode_corpus, tokenize
@@ -135,7 +136,7 @@ def main() -> int:
     made = f"`{command.strip()}` on {about}"
     measured = {"dan": dan, "fasttext": fasttext, "fits": fits, "threads": threads}
     text = _render(made, args, split, preprocessing, measured, profiles, full_run, baseline)
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
     return 0
 

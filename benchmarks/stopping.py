@@ -34,6 +34,7 @@ from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
 from dan_dice.metrics import scores
 from dan_dice.multilabel_experiments import load_multilabel_split
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.study_data import load_split
 
@@ -78,7 +79,7 @@ def _main(args: argparse.Namespace) -> int:
     records = _run(jobs, splits, Path(args.out) / f"fits-{fingerprint}.jsonl", args.jobs)
     command = "python benchmarks/stopping.py " + " ".join(sys.argv[1:])
     text = render(pd.DataFrame(records), command.strip(), fingerprint)
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
     return 0
 

@@ -28,6 +28,7 @@ import pandas as pd
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
+from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 
 
@@ -90,7 +91,7 @@ def _main(args: argparse.Namespace) -> None:
             "",
         ]
     )
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
     print(text)
 
 

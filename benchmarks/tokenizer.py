@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from dan_dice import text as new
     from dan_dice.files import atomic_write_text
+    from dan_dice.provenance import stamp
 
     paths = {
         "before": (ReferenceVocabulary, reference_tokenize, lambda: None),
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     found["n_texts"] = len(texts["cyberbullying"])
     found["timing"] = speed(texts["cyberbullying"], args.repeats, paths)
     report = render(found)
-    atomic_write_text(args.out, report)
+    atomic_write_text(args.out, stamp(report, Path(__file__)))
     print(report)
     if any(row["share"] < MIN_SHARE for row in found["compared"]["after"].values()):
         sys.exit(1)

@@ -54,15 +54,52 @@ def run_guarded(main: Callable[[], int | None], prog: str = "dan-dice") -> int:
 
 
 def run_experiments(argv: Sequence[str] | None = None) -> int:
-    """``run_experiments.py`` and ``dan-dice experiments``: the GoEmotions multi-label suite
-    with ``--multilabel`` (:mod:`dan_dice.multilabel_experiments`, its own options), else the
-    study grid (:mod:`dan_dice.experiments`)."""
+    """``run_experiments.py`` and ``dan-dice experiments``: the study grid and the Dice family
+    (:mod:`dan_dice.experiments`); ``--multilabel`` runs only the GoEmotions suite
+    (:mod:`dan_dice.multilabel_experiments`) and ``--peers`` only the peers suite
+    (:mod:`dan_dice.peer_experiments`), each with its own options. ``--all`` runs the grid with
+    its 6-class task and imbalance sweep, then both suites into the same ``--out``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--multilabel" in argv:
         from .multilabel_experiments import main
+    elif "--peers" in argv:
+        from .peer_experiments import main
     else:
         from .experiments import main
-    return main(argv)
+    status = main(argv)
+    if "--all" in argv and not {"--multilabel", "--peers"} & set(argv):
+        from . import multilabel_experiments, peer_experiments
+
+        shared = suite_options(argv)
+        status = multilabel_experiments.main(["--multilabel", *shared, *_device(argv)])
+        status = status or peer_experiments.main(["--peers", *shared])
+    return status
+
+
+def suite_options(argv: Sequence[str]) -> list[str]:
+    """The options of ``argv`` that ``--all`` hands on to the GoEmotions and peers suites:
+    where the data and the output are, how runs are dispatched, ``--quick``, ``--fresh`` and
+    ``--portable``."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for name in ("--data-dir", "--jobs", "--scheduler", "--scheduler-timeout", "--out"):
+        parser.add_argument(name)
+    for name in ("--quick", "--fresh", "--portable"):
+        parser.add_argument(name, action="store_true")
+    known, _ = parser.parse_known_args(argv)
+    shared = []
+    for name, value in vars(known).items():
+        option = "--" + name.replace("_", "-")
+        shared += (
+            [option] if value is True else [option, value] if value not in (None, False) else []
+        )
+    return shared
+
+
+def _device(argv: Sequence[str]) -> list[str]:
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--device")
+    device = parser.parse_known_args(argv)[0].device
+    return ["--device", device] if device else []
 
 
 def _train(args: argparse.Namespace) -> None:

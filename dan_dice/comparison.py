@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sklearn.base import BaseEstimator
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.ensemble import VotingClassifier
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ParameterGrid
 from sklearn.svm import LinearSVC
@@ -70,28 +73,91 @@ def default_dan_method() -> Method:
     return Method("DAN (defaults)", lambda seed: DANClassifier(random_state=seed), {}, True, True)
 
 
+def logreg_method() -> Method:
+    """TF-IDF + logistic regression, balanced, at the threshold tuned on validation."""
+    return Method(
+        "TF-IDF + LogReg",
+        lambda seed: tfidf_pipeline(LogisticRegression(max_iter=1000, class_weight="balanced")),
+        tfidf_grid(),
+        tune_threshold=True,
+    )
+
+
 def peer_methods(config: Config | None = None, dan_losses: Sequence[str] = ()) -> list[Method]:
     """TF-IDF + logistic regression (balanced, threshold tuned), TF-IDF + linear SVM, fastText,
-    the DAN with its defaults and, for each of ``dan_losses``, the DAN as the study grid trains
-    it."""
+    the soft vote of the DAN and the logistic regression, the DAN with its defaults and, for
+    each of ``dan_losses``, the DAN as the study grid trains it."""
     if dan_losses and config is None:
         raise ValueError("dan_losses are trained as a grid's config says: pass the config")
     return [
-        Method(
-            "TF-IDF + LogReg",
-            lambda seed: tfidf_pipeline(LogisticRegression(max_iter=1000, class_weight="balanced")),
-            tfidf_grid([1, 10, 100]),
-            tune_threshold=True,
-        ),
+        logreg_method(),
         Method(
             "TF-IDF + LinearSVC",
-            lambda seed: tfidf_pipeline(LinearSVC()),
-            tfidf_grid([0.1, 1, 10]),
+            lambda seed: tfidf_pipeline(LinearSVC(max_iter=10_000)),
+            tfidf_grid(),
         ),
         Method("fastText", lambda seed: FastTextClassifier(random_state=seed), FASTTEXT_GRID, True),
+        Method(SOFT_VOTE, lambda seed: DanTfidfVote(random_state=seed), {}, True, True, True),
         default_dan_method(),
         *(dan_method(loss, config) for loss in dan_losses),
     ]
+
+
+SOFT_VOTE = "DAN + TF-IDF (soft vote)"
+
+
+class DanTfidfVote(ClassifierMixin, BaseEstimator):
+    """The mean of the probabilities of the DAN with its defaults and of the TF-IDF + LogReg
+    peer, each fit and tuned as its own row of the table is: scikit-learn's
+    ``VotingClassifier(voting="soft")`` over the two, frozen once fit
+    (``sklearn.frozen.FrozenEstimator``). Its decision threshold is tuned on validation by
+    :func:`evaluate`, as the LogReg peer's is.
+
+    Attributes: ``vote_`` (the fitted ``VotingClassifier``), ``classes_``.
+    """
+
+    def __init__(self, random_state: int = 0):
+        self.random_state = random_state
+
+    def fit(self, X: Sequence[str], y, validation_data: tuple) -> DanTfidfVote:
+        """Fit both members on ``X, y``, each tuned on ``validation_data``, then the vote."""
+        X_val, y_val = validation_data
+        members = []
+        for method in (default_dan_method(), logreg_method()):
+            model = tune(method, X, y, X_val, y_val, self.random_state)[3]
+            members.append((method.name, FrozenEstimator(getattr(model, "model", model))))
+        self.vote_ = VotingClassifier(members, voting="soft").fit(X, y)
+        self.classes_ = self.vote_.classes_
+        return self
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        return self.vote_.predict_proba(X)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        return self.vote_.predict(X)
+
+
+def tune(method: Method, X, y, X_val, y_val, seed: int = 0) -> tuple:
+    """Fit each candidate of ``method``'s grid on ``X, y`` and keep the one with the best F1
+    on ``X_val, y_val`` (at its tuned threshold for ``tune_threshold`` methods).
+
+    Returns ``(val_f1, params, fit_seconds, model)`` of the kept candidate."""
+    n_classes = len(np.unique(y))
+    best = None
+    for params in ParameterGrid(method.grid):
+        model = method.build(seed).set_params(**params)
+        start = time.perf_counter()
+        if method.early_stopping:
+            model.fit(X, y, validation_data=(X_val, y_val))
+        else:
+            model.fit(X, y)
+        seconds = getattr(model, "fit_seconds_", time.perf_counter() - start)
+        if method.tune_threshold:
+            model = AtThreshold(model, best_threshold(y_val, model.predict_proba(X_val)[:, 1])[0])
+        val_f1 = scores(y_val, model.predict(X_val), n_classes)["f1"]
+        if best is None or val_f1 > best[0]:
+            best = (val_f1, params, seconds, model)
+    return best
 
 
 def evaluate(method: Method, split: Split, seed: int = 0) -> tuple[dict, BaseEstimator]:
@@ -102,22 +168,8 @@ def evaluate(method: Method, split: Split, seed: int = 0) -> tuple[dict, BaseEst
     and the model.
     """
     n_classes = len(split.target_names)
-    best = None
-    for params in ParameterGrid(method.grid):
-        model = method.build(seed).set_params(**params)
-        start = time.perf_counter()
-        if method.early_stopping:
-            model.fit(split.X_train, split.y_train, validation_data=(split.X_val, split.y_val))
-        else:
-            model.fit(split.X_train, split.y_train)
-        seconds = getattr(model, "fit_seconds_", time.perf_counter() - start)
-        if method.tune_threshold:
-            proba = model.predict_proba(split.X_val)[:, 1]
-            model = AtThreshold(model, best_threshold(split.y_val, proba)[0])
-        val_f1 = scores(split.y_val, model.predict(split.X_val), n_classes)["f1"]
-        if best is None or val_f1 > best[0]:
-            best = (val_f1, params, seconds, model)
-    val_f1, params, seconds, model = best
+    parts = (split.X_train, split.y_train, split.X_val, split.y_val)
+    val_f1, params, seconds, model = tune(method, *parts, seed)
     record = {
         "method": method.name,
         "seed": seed,

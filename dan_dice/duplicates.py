@@ -30,6 +30,7 @@ from .datasets import load_dataset
 from .deprecation import moved
 from .files import atomic_write_text
 from .machine import environment
+from .provenance import stamp
 from .reporting import to_markdown
 from .splits import Split
 from .study_data import load_split
@@ -273,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "whitespace, `tokens` compares the token sequences of `dan_dice.text.tokenize`.\n\n"
         f"{body}\n"
     )
-    atomic_write_text(Path(args.report), text)
+    atomic_write_text(Path(args.report), stamp(text))
     print(text, end="")
     return 0
 

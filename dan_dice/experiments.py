@@ -1,9 +1,11 @@
 """The experiment grid: (dataset, loss) cells x seeds, learning rate and decision threshold
 tuned on validation.
 
-The default grid is the study's (both datasets x Dice, weighted BCE, MSE). Options add the
-Dice family (``--family``), the 6-class cyberbullying task (``--multiclass``) and the SMS
-imbalance sweep (``--sweep``: positives subsampled to rarer rates, same test set).
+The default grid (the main job) is every binary dataset x the study's losses (Dice, weighted
+BCE, MSE) and the Dice family of Li et al. (:data:`FAMILY_LOSSES`). Options add the 6-class
+cyberbullying task (``--multiclass``) and the SMS imbalance sweep (``--sweep``: positives
+subsampled to rarer rates, same test set); ``--all`` adds both, and the entry point
+(:func:`dan_dice.cli.run_experiments`) then runs the GoEmotions and peers suites too.
 
 Runs are journaled, resumed and dispatched by :mod:`dan_dice.runner`, in the output folder's
 ``runs.jsonl``; the data comes from :mod:`dan_dice.study_data`. The tables, figures and report
@@ -27,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import journal, study_data
+from . import journal, portable, study_data
 from .arguments import threshold_arg
-from .datasets import DATASETS, load_dataset
+from .datasets import BINARY_DATASETS, DATASETS, load_dataset
 from .deprecation import moved
 from .dispatch import SCHEDULER_TIMEOUT
 from .files import atomic_write_text, check_writable_folder
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 INVOCATIONS = "invocations.json"
 STUDY_LOSSES = ("dice", "wbce", "mse")
 FAMILY_LOSSES = ("bce", "dsc", "dsc_published", "tversky", "focal", "dice_bce")
+MAIN_LOSSES = STUDY_LOSSES + FAMILY_LOSSES
+"""The losses of the main job: the study's three, then the Dice family."""
 MULTICLASS_TASK = ("cyberbullying6", ("ce", "wce", "multiclass_dice"))
 SWEEP_RATES = (0.05, 0.02, 0.01)
 """Positive rates of the imbalance sweep on SMS (besides the data as it is, about 13 %)."""
@@ -247,18 +251,43 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add = parser.add_argument
     add("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA, else data/)")
-    add("--datasets", nargs="+", default=list(DATASETS), metavar="NAME", help="binary datasets")
-    add("--losses", nargs="+", default=list(STUDY_LOSSES), metavar="LOSS")
-    add("--family", action="store_true", help=f"also the Dice family: {', '.join(FAMILY_LOSSES)}")
+    add(
+        "--datasets",
+        nargs="+",
+        default=list(BINARY_DATASETS),
+        metavar="NAME",
+        help=f"binary datasets (default: {' '.join(BINARY_DATASETS)})",
+    )
+    add(
+        "--losses",
+        nargs="+",
+        default=list(MAIN_LOSSES),
+        metavar="LOSS",
+        help=f"binary losses (default: the study's and the Dice family, {' '.join(MAIN_LOSSES)})",
+    )
+    add("--family", action="store_true", help=f"add the Dice family to --losses: {FAMILY_LOSSES}")
     add("--multiclass", action="store_true", help="also the 6-class cyberbullying task")
     add("--sweep", action="store_true", help="also the SMS imbalance sweep (positive rates)")
-    add("--all", action="store_true", help="--family, --multiclass and --sweep together")
+    add(
+        "--all",
+        action="store_true",
+        help="--multiclass and --sweep, then the GoEmotions suite (multilabel.md) and the "
+        "peers suite (peers.md) into the same --out",
+    )
     add(
         "--multilabel",
         action="store_true",
         help="run only the GoEmotions multi-label suite (each multi-label loss and a TF-IDF "
         "peer) into multilabel.md; it takes --losses, --seeds (default 3), --epochs (default: "
         "the estimator's), --data-dir, --device, --jobs, --scheduler, --scheduler-timeout, --out, "
+        "--quick, --fresh",
+    )
+    add(
+        "--peers",
+        action="store_true",
+        help="run only the peers suite (TF-IDF + LogReg and LinearSVC, fastText, the DAN's "
+        "defaults and a soft vote of the DAN and TF-IDF) into peers.md; it takes --datasets, "
+        "--seeds (default 3), --data-dir, --jobs, --scheduler, --scheduler-timeout, --out, "
         "--quick, --fresh",
     )
     add("--seeds", type=int, default=5, help="number of seeds, 0..N-1 (default 5)")
@@ -295,6 +324,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
     add(
+        "--portable",
+        action="store_true",
+        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
+        "(slower; also $DAN_DICE_PORTABLE=1)",
+    )
+    add(
         "--fresh",
         action="store_true",
         help="discard the runs journaled in --out (a journal of other settings or code is "
@@ -320,15 +355,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The study grid of ``run_experiments.py`` and ``dan-dice experiments`` (their entry
     point, :func:`dan_dice.cli.run_experiments`, routes ``--multilabel`` to the GoEmotions
     suite)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
     from .estimator import DANClassifier
     from .losses import get_loss
     from .reporting import write_reports
     from .training import resolve_device
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    if args.multilabel:
-        raise ValueError("--multilabel is the GoEmotions suite: run it as run_experiments.py does")
+    if args.multilabel or args.peers:
+        raise ValueError(
+            "--multilabel and --peers are suites of their own: run them as run_experiments.py does"
+        )
     if min(args.seeds, args.epochs, args.jobs) < 1:
         raise ValueError("--seeds, --epochs and --jobs must be at least 1")
     if any(lr <= 0 for lr in args.lrs):

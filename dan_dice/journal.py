@@ -134,16 +134,19 @@ def software_fingerprint() -> dict[str, str]:
     Part of every run's ``config``: a journal is only resumed, and a Dask worker's result only
     accepted, when they match this process's. The CPU is recorded per run (``worker``) but not
     compared: the same software on another CPU model rounds differently in the last bits (see
-    the README's reproducibility notes).
+    the README's reproducibility notes); whether the run was portable is (:mod:`dan_dice.portable`).
     """
     import numpy
     import torch
+
+    from .portable import active
 
     return {
         "code": code_fingerprint(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "python": ".".join(platform.python_version_tuple()[:2]),
+        "portable": active(),
     }
 
 

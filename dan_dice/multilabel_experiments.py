@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import journal
+from . import journal, portable
 from .datasets import load_goemotions
 from .dispatch import SCHEDULER_TIMEOUT
 from .files import check_writable_folder
@@ -237,6 +237,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT, metavar="SECONDS")
     add("--out", default="reports", help="output folder (default reports/)")
     add("--quick", action="store_true", help="tiny, fast run for smoke tests")
+    add(
+        "--portable",
+        action="store_true",
+        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
+        "(slower; also $DAN_DICE_PORTABLE=1)",
+    )
     add("--fresh", action="store_true", help="discard the runs of multilabel_runs.jsonl in --out")
     return parser.parse_args(argv)
 
@@ -263,12 +269,13 @@ def plan(args: argparse.Namespace) -> MultilabelConfig:
 def main(argv: Sequence[str] | None = None) -> int:
     """The GoEmotions suite of ``run_experiments.py --multilabel`` (its entry point,
     :func:`dan_dice.cli.run_experiments`, hands the arguments over)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
     from .estimator import DANClassifier
     from .reporting.multilabel import write_multilabel_reports
     from .training import resolve_device
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
     config = plan(args)
     if args.scheduler is None:
         resolve_device(args.device)

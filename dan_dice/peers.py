@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,20 +32,25 @@ from .splits import Split
 from .text import tokenize
 
 TFIDF_FEATURES = [
-    {"tfidf__analyzer": ["word"], "tfidf__ngram_range": [(1, 1), (1, 2)]},
-    {"tfidf__analyzer": ["char_wb"], "tfidf__tokenizer": [None], "tfidf__ngram_range": [(2, 5)]},
+    {"tfidf__analyzer": ["word"], "tfidf__ngram_range": [(1, 2)], "tfidf__min_df": [1, 2]},
+    {"tfidf__analyzer": ["char_wb"], "tfidf__ngram_range": [(2, 5)], "tfidf__min_df": [1, 2]},
 ]
-"""Word uni- and bigrams of the project's tokenizer, or character 2-5-grams within words."""
+"""What a careful user searches: word uni- and bigrams (scikit-learn's token pattern) or
+character 2-5-grams within words, each with words seen once or at least twice."""
+PEER_C = (1, 10, 100)
+"""The C grid of both linear peers."""
 FASTTEXT_GRID = {"epoch": [5, 25], "lr": [0.1, 0.5], "word_ngrams": [1, 2]}
 
 
-def tfidf_pipeline(classifier: BaseEstimator) -> Pipeline:
-    """Sublinear TF-IDF of the words of :func:`~dan_dice.text.tokenize` feeding ``classifier``."""
-    features = TfidfVectorizer(sublinear_tf=True, tokenizer=tokenize, token_pattern=None)
+def tfidf_pipeline(classifier: BaseEstimator, tokenizer: Callable | None = None) -> Pipeline:
+    """Sublinear TF-IDF feeding ``classifier``; words by scikit-learn's token pattern, or by
+    ``tokenizer`` when given."""
+    pattern = None if tokenizer else TfidfVectorizer().token_pattern
+    features = TfidfVectorizer(sublinear_tf=True, tokenizer=tokenizer, token_pattern=pattern)
     return Pipeline([("tfidf", features), ("clf", classifier)])
 
 
-def tfidf_grid(C: Sequence[float]) -> list[dict]:
+def tfidf_grid(C: Sequence[float] = PEER_C) -> list[dict]:
     """The grid of :data:`TFIDF_FEATURES` with the classifier's ``C`` from ``C``."""
     return [{**features, "clf__C": list(C)} for features in TFIDF_FEATURES]
 
@@ -168,9 +173,10 @@ MULTILABEL_PEER_C = (0.1, 1.0, 10.0)
 
 
 def ovr_logreg_pipeline(C: float = 1.0) -> Pipeline:
-    """TF-IDF feeding one class-balanced logistic regression per label (one-vs-rest)."""
+    """TF-IDF of :func:`~dan_dice.text.tokenize`'s words feeding one class-balanced logistic
+    regression per label (one-vs-rest)."""
     classifier = LogisticRegression(C=C, max_iter=1000, class_weight="balanced")
-    return tfidf_pipeline(OneVsRestClassifier(classifier))
+    return tfidf_pipeline(OneVsRestClassifier(classifier), tokenizer=tokenize)
 
 
 @dataclass

@@ -164,7 +164,8 @@ def test_plan_cells_adds_the_suites_without_repeats():
     assert ("sms", "dice") in cells and ("cyberbullying", "dsc") in cells
     assert ("cyberbullying6", "multiclass_dice") in cells
     assert ("sms@0.01", "tversky") in cells
-    assert experiments.plan_cells(experiments.parse_args([])) == experiments.study_cells()
+    main_job = experiments.study_cells(experiments.BINARY_DATASETS, experiments.MAIN_LOSSES)
+    assert experiments.plan_cells(experiments.parse_args([])) == main_job
 
 
 def test_journal_with_other_settings_is_refused(tmp_path, toy_config, patched_split):
@@ -247,6 +248,8 @@ def fake_data_home(tmp_path, toy_texts) -> Path:
 
 
 QUICK_SMS = ("--quick", "--datasets", "sms", "--losses", "dice", "--seeds", "2", "--jobs", "1")
+STUDY_GRID = ("--datasets", "sms", "cyberbullying", "--losses", "dice", "wbce", "mse")
+"""The study's own 12 quick runs, not the main job's Dice family too."""
 
 
 def test_script_says_who_holds_the_output_folder_and_exits_2(tmp_path, fake_data_home):
@@ -316,15 +319,17 @@ def test_quick_run_writes_every_report(tmp_path, real_data_home):
     assert results[0].startswith(
         "dataset,loss,seed,lr,best_epoch,accuracy,f1,macro_f1,precision,recall,"
     )
-    assert len(results) == 1 + 2 * 3 * 2  # datasets x study losses x quick seeds
+    # the main job: binary datasets x (study losses + Dice family) x quick seeds
+    runs = len(experiments.BINARY_DATASETS) * len(experiments.MAIN_LOSSES) * 2
+    assert len(results) == 1 + runs
     summary = (out / "summary.md").read_text()
     assert "0.8676" in summary and "(majority class)" in summary
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert len(figures) == 6 and "sms_f1.png" in figures
+    assert len(figures) == 3 * len(experiments.BINARY_DATASETS) and "sms_f1.png" in figures
     report = (out / "REPORT.md").read_text()
     assert "--quick" in report and "## Discussion" in report
     (invocation,) = json.loads((out / "invocations.json").read_text())
-    assert invocation["runs_added"] == 12 and invocation["command"].endswith(f"--out {out}")
+    assert invocation["runs_added"] == runs and invocation["command"].endswith(f"--out {out}")
     assert not list(out.rglob("*.tmp"))
 
 
@@ -336,7 +341,7 @@ def test_sigkill_then_restart_loses_and_repeats_nothing(tmp_path, real_data_home
 
     out = tmp_path / "reports"
     command = [sys.executable, str(ROOT / "run_experiments.py"), "--quick", "--jobs", jobs]
-    command += ["--out", str(out)]
+    command += [*STUDY_GRID, "--out", str(out)]
     env = {**os.environ, "DAN_DICE_DATA": real_data_home}
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     journal = out / JOURNAL
@@ -356,7 +361,8 @@ def test_sigkill_then_restart_loses_and_repeats_nothing(tmp_path, real_data_home
     assert 2 <= len(finished_before) < 12
     assert not (out / "results.csv").exists()  # reports are written only at the end
 
-    result = _run_script("--quick", "--jobs", jobs, "--out", str(out), data_home=real_data_home)
+    args = ("--quick", "--jobs", jobs, *STUDY_GRID, "--out", str(out))
+    result = _run_script(*args, data_home=real_data_home)
     assert result.returncode == 0, result.stderr
     after = [json.loads(line) for line in journal.read_text().splitlines()]
     keys = [(r["dataset"], r["loss"], r["seed"]) for r in after]

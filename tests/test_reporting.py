@@ -188,3 +188,29 @@ def test_class_weight_note_explains_wbce_where_positives_are_the_majority():
     assert "F1 0.9150 and accuracy 0.8600 instead of 0.9250 and 0.8700" in tuned[0]
     assert "`--threshold tune`" in _class_weight_note(frame, tuned=False)[0]
     assert _class_weight_note(results_frame([_record("sms", "wbce", 0, 0.9, 0.9)]), True) == []
+
+
+def test_family_discussion_sets_each_family_loss_against_the_studys_best():
+    from dan_dice.reporting.discussion import family_discussion
+    from dan_dice.reporting.tables import results_frame
+
+    runs = [
+        _record("sms", "dice", 0, 0.98, 0.90),
+        _record("sms", "wbce", 0, 0.97, 0.92),
+        _record("sms", "tversky", 0, 0.98, 0.95),
+        _record("sms", "dsc_published", 0, 0.87, 0.0, majority_share=1.0),
+        _record("stormfront", "mse", 0, 0.90, 0.50),
+        _record("stormfront", "focal", 0, 0.89, 0.45),
+    ]
+    runs[3]["macro_f1"] = 0.46
+    lines = family_discussion(results_frame(runs))
+    table = "\n".join(lines)
+    assert "| sms | wbce (study) | 1 | 0.9200 | +0.0000 |" in table
+    assert "| sms | tversky | 1 | 0.9500 | +0.0300 | 0.8000 | +0.0000 | 0 |" in table
+    assert "| sms | dsc_published | 1 | 0.0000 | -0.9200 | 0.4600 | -0.3400 | 1 |" in table
+    sms = next(line for line in lines if line.startswith("- **sms**"))
+    assert "1 of 2 family losses beat the study's best F1 (`wbce`, 0.9200): `tversky`" in sms
+    assert "Collapsed runs: `dsc_published` 1/1." in sms
+    storm = next(line for line in lines if line.startswith("- **stormfront**"))
+    assert "0 of 1 family losses" in storm and "No family run collapsed." in storm
+    assert family_discussion(results_frame(runs[:2])) == []  # the study's losses only

@@ -156,7 +156,7 @@ def losses_discussion(frame: pd.DataFrame) -> list[str]:
         )
     if frame["dataset"].str.contains("@").any():
         out += _sweep_gaps(frame)
-    return out or ["- Only the study's losses were run: `--family` adds the others."]
+    return out or ["- Only the study's losses were run: the main job adds the Dice family."]
 
 
 def _sweep_gaps(frame: pd.DataFrame) -> list[str]:
@@ -250,3 +250,75 @@ def multiclass_discussion(records: Sequence[dict]) -> list[str]:
         f"Macro-F1 by loss, mean over seeds: {ranking}. Averaged over every loss and seed, "
         f"the hardest classes are {hardest}{why}."
     ]
+
+
+STUDY_LOSSES = ("dice", "wbce", "mse")
+"""The study's three losses, which the Dice family is measured against."""
+
+
+def family_discussion(frame: pd.DataFrame) -> list[str]:
+    """Every other binary loss against the study's three, per dataset: a table of mean F1 and
+    macro-F1 with collapsed runs and the gap to the study's best loss, and how many beat it."""
+    binary = binary_runs(frame)
+    losses = list(dict.fromkeys(binary["loss"]))
+    study = [loss for loss in STUDY_LOSSES if loss in losses]
+    family = [loss for loss in losses if loss not in STUDY_LOSSES]
+    if not study or not family:
+        return []
+    out = [
+        "Mean over seeds; Δ: against the study's best loss on that dataset for that metric; "
+        f"collapsed: runs with at least {COLLAPSE_SHARE:.0%} of their test predictions in one "
+        "class.",
+        "",
+        "| dataset | loss | runs | F1 | Δ F1 | macro-F1 | Δ macro-F1 | collapsed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for dataset, group in binary.groupby("dataset", sort=False):
+        stats = group.groupby("loss").agg(
+            runs=("f1", "size"),
+            f1=("f1", "mean"),
+            macro_f1=("macro_f1", "mean"),
+            collapsed=("majority_share", n_collapsed),
+        )
+        ours = stats[stats.index.isin(study)]
+        if ours.empty:
+            continue
+        best = {metric: ours[metric].idxmax() for metric in ("f1", "macro_f1")}
+        for loss in [*study, *family]:
+            if loss not in stats.index:
+                continue
+            row = stats.loc[loss]
+            gaps = {m: row[m] - stats.loc[best[m], m] for m in best}
+            out.append(
+                f"| {dataset} | {loss}{' (study)' if loss in study else ''} | {int(row['runs'])} "
+                f"| {row['f1']:.4f} | {gaps['f1']:+.4f} | {row['macro_f1']:.4f} "
+                f"| {gaps['macro_f1']:+.4f} | {int(row['collapsed'])} |"
+            )
+        theirs = stats[stats.index.isin(family)]
+        if theirs.empty:
+            continue
+        above = {
+            m: [f"`{loss}`" for loss in theirs.index if theirs.loc[loss, m] > ours[m].max()]
+            for m in best
+        }
+        collapsed = [
+            f"`{loss}` {int(n)}/{int(theirs.loc[loss, 'runs'])}"
+            for loss, n in theirs["collapsed"].items()
+            if n
+        ]
+        notes.append(
+            f"- **{dataset}**: {len(above['f1'])} of {len(theirs)} family losses beat the "
+            f"study's best F1 (`{best['f1']}`, {ours['f1'].max():.4f})"
+            + (f": {', '.join(above['f1'])}" if above["f1"] else "")
+            + f"; {len(above['macro_f1'])} beat its best macro-F1 (`{best['macro_f1']}`, "
+            f"{ours['macro_f1'].max():.4f})"
+            + (f": {', '.join(above['macro_f1'])}" if above["macro_f1"] else "")
+            + ". "
+            + (
+                f"Collapsed runs: {', '.join(collapsed)}."
+                if collapsed
+                else "No family run collapsed."
+            )
+        )
+    return [*out, "", *notes]

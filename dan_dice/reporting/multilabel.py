@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..files import atomic_write_text, write_atomic
 from ..metrics import frequency_groups
+from ..provenance import stamp
 from .tables import mean_std, to_markdown
 
 GOAL_MACRO_F1 = 0.44
@@ -331,4 +332,4 @@ def write_multilabel_reports(
     atomic_write_text(out / "multilabel_per_label.csv", per_label.to_csv(index=False))
     plot_f1_vs_frequency(per_label, out / FIGURE)
     report = render_report(records, results, groups, names, estimator_params)
-    atomic_write_text(out / "multilabel.md", report)
+    atomic_write_text(out / "multilabel.md", stamp(report))

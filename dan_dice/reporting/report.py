@@ -14,7 +14,14 @@ import pandas as pd
 from ..files import atomic_write_text
 from ..metrics import COLLAPSE_SHARE
 from ..params import TUNED
-from .discussion import losses_discussion, multiclass_discussion, study_discussion, sweep_discussion
+from ..provenance import stamp
+from .discussion import (
+    family_discussion,
+    losses_discussion,
+    multiclass_discussion,
+    study_discussion,
+    sweep_discussion,
+)
 from .figures import plot_learning_curves, plot_sweep
 from .tables import (
     binary_runs,
@@ -49,7 +56,7 @@ def write_reports(
         tables["sweep"] = to_markdown(sweep_table(frame))
         plot_sweep(frame, out / "figures")
     atomic_write_text(out / "results.csv", frame.to_csv(index=False))
-    atomic_write_text(out / "summary.md", _summary_page(tables))
+    atomic_write_text(out / "summary.md", stamp(_summary_page(tables)))
     report = render_report(
         frame=frame,
         tables=tables,
@@ -60,7 +67,7 @@ def write_reports(
         records=records,
         network=network,
     )
-    atomic_write_text(out / "REPORT.md", report)
+    atomic_write_text(out / "REPORT.md", stamp(report))
 
 
 def _summary_page(tables: dict[str, str]) -> str:
@@ -187,6 +194,9 @@ def render_report(
         "",
         *study_discussion(binary_runs(frame), comparison, tuned=tuned),
     ]
+    family = family_discussion(frame)
+    if family:
+        lines += ["", "## The Dice family against the study's losses", "", *family]
     if "multiclass" in tables:
         lines += ["", "## Six-class cyberbullying (the study's future work)", ""]
         lines += [tables["multiclass"], "", *multiclass_discussion(records)]

@@ -1,0 +1,47 @@
+"""Tests for dan_dice.portable: the switch sets torch's and MKL's kernel levels before torch
+loads, refuses once it has, and the journal's fingerprint records it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dan_dice import portable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _python(code: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in (*portable.PORTABLE_ENV, "MKL_CBWR")}
+    clean.pop(portable.SWITCH, None)
+    clean["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**clean, **env}
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_switch_pins_torchs_kernels_in_a_fresh_process():
+    code = (
+        "from dan_dice import portable; on = portable.enable(); import torch; "
+        "from dan_dice.journal import software_fingerprint; "
+        "print(on, torch.backends.cpu.get_cpu_capability(), software_fingerprint()['portable'])"
+    )
+    assert _python(code, DAN_DICE_PORTABLE="1") == "True DEFAULT True"
+    assert _python(code).split()[::2] == ["False", "False"]
+
+
+def test_the_switch_after_torch_is_a_clear_error(monkeypatch):
+    import torch  # noqa: F401  (loaded, as in this test process)
+
+    for name in portable.PORTABLE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ValueError, match="before torch is imported"):
+        portable.enable(True)
+    monkeypatch.delenv(portable.SWITCH, raising=False)
+    assert portable.enable(False) is False and not portable.active()
