@@ -246,11 +246,15 @@ def _tiny_study_data(tmp: Path) -> None:
     )
 
 
+TINY_STUDY = ("--datasets", "sms", "cyberbullying")
+"""The datasets ``_tiny_study_data`` writes (the main job's default also reads Stormfront)."""
+
+
 def _damaged_invocations(tmp):
     _tiny_study_data(tmp)
     (tmp / "r").mkdir()
     (tmp / "r" / "invocations.json").write_text('[{"command": "python run_exp')
-    return _cli("--quick", "--data-dir", str(tmp), "--out", str(tmp / "r"))
+    return _cli("--quick", *TINY_STUDY, "--data-dir", str(tmp), "--out", str(tmp / "r"))
 
 
 def _study_run(**changes) -> dict:
@@ -325,7 +329,9 @@ def _malformed_scheduler(tmp):
 def _unwritable(tmp):
     _tiny_study_data(tmp)
     (tmp / "a-file").write_text("")
-    return _cli("--quick", "--data-dir", str(tmp), "--out", str(tmp / "a-file" / "reports"))
+    return _cli(
+        "--quick", *TINY_STUDY, "--data-dir", str(tmp), "--out", str(tmp / "a-file" / "reports")
+    )
 
 
 ML_X = ["pizza pasta", "football goal", "pizza football", "code laptop"] * 6
