@@ -122,7 +122,7 @@ def test_metadata_routing_passes_sample_weight(toy_texts):
         routed = cross_validate(
             clf, X, y, cv=2, params={"sample_weight": weight}, return_estimator=True
         )
-        plain = cross_validate(fast(), X, y, cv=2, return_estimator=True)
+    plain = cross_validate(fast(), X, y, cv=2, return_estimator=True)  # (1.6: params=None fails)
     for a, b in zip(routed["estimator"], plain["estimator"], strict=True):
         assert a.history_[0]["train_loss"] > b.history_[0]["train_loss"]  # positives weigh 5
 
