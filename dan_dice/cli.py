@@ -80,10 +80,12 @@ def suite_options(argv: Sequence[str]) -> list[str]:
     """The options of ``argv`` that ``--all`` hands on to the GoEmotions and peers suites:
     where the data and the output are, how runs are dispatched, ``--quick``, ``--fresh`` and
     ``--portable``."""
+    from .runner import HANDED_ON
+
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for name in ("--data-dir", "--jobs", "--scheduler", "--scheduler-timeout", "--out"):
+    for name in HANDED_ON["values"]:
         parser.add_argument(name)
-    for name in ("--quick", "--fresh", "--portable"):
+    for name in HANDED_ON["flags"]:
         parser.add_argument(name, action="store_true")
     known, _ = parser.parse_known_args(argv)
     shared = []

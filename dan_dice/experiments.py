@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
@@ -33,13 +32,12 @@ from . import journal, portable, study_data
 from .arguments import threshold_arg
 from .datasets import BINARY_DATASETS, DATASETS, load_dataset
 from .deprecation import moved
-from .dispatch import SCHEDULER_TIMEOUT
-from .files import atomic_write_text, check_writable_folder
-from .journal import JOURNAL, SKIPPED, lock_folder
+from .files import atomic_write_text
+from .journal import JOURNAL, SKIPPED
 from .machine import software
 from .metrics import confusion_matrix, majority_share, per_class_f1, scores
 from .params import options
-from .runner import command_line, run_journaled
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, suite_folder
 
 if TYPE_CHECKING:
     from .estimator import DANClassifier
@@ -181,21 +179,30 @@ def read_journal(path: Path, config: Config, *, repair: bool = False) -> list[di
     return journal.read_journal(path, config.fingerprint(), repair=repair, schema=RUN_SCHEMA)
 
 
+def _describe(record: dict) -> str:
+    return (
+        f"{record['dataset']:>14} {record['loss']:>16} seed {record['seed']}: "
+        f"lr {record['lr']:g} acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
+        f"({record['tuning_seconds']:.0f} s)"
+    )
+
+
+SUITE = Suite(JOURNAL, RUN_SCHEMA, run_one, _describe)
+
+
 def run(
     config: Config,
     out: Path,
     data_home: str | None = None,
-    jobs: int = 1,
-    verbose: bool = True,
+    dispatch_to: Dispatch = IN_PROCESS,
     command: str = "",
-    scheduler: str | None = None,
-    scheduler_timeout: float = SCHEDULER_TIMEOUT,
+    verbose: bool = True,
 ) -> list[dict]:
-    """Run every missing (dataset, loss, seed) of ``config``, each as one task (``jobs`` local
-    processes, or the Dask cluster whose scheduler is at ``scheduler``), journaling each in
-    ``out`` as it arrives; returns every run of the journal, old and new.
+    """Run every missing (dataset, loss, seed) of ``config``, each as one task (local
+    processes or a Dask cluster, as ``dispatch_to`` says), journaling each in ``out`` as it
+    arrives; returns every run of the journal, old and new.
 
-    Holds ``out``'s lock throughout (:func:`dan_dice.runner.run_journaled`): a second run on
+    Holds ``out``'s lock throughout (:meth:`dan_dice.runner.Suite.run`): a second run on
     the same folder fails at once, naming this one."""
 
     def plan(done: set) -> list[tuple]:
@@ -209,27 +216,7 @@ def run(
                 tasks += [(key, (split, key[1], key[2], config)) for key in todo]
         return tasks
 
-    return run_journaled(
-        out,
-        JOURNAL,
-        config.fingerprint(),
-        plan,
-        run_one,
-        jobs=jobs,
-        scheduler=scheduler,
-        scheduler_timeout=scheduler_timeout,
-        schema=RUN_SCHEMA,
-        command=command,
-        describe=_describe if verbose else None,
-    )
-
-
-def _describe(record: dict) -> str:
-    return (
-        f"{record['dataset']:>14} {record['loss']:>16} seed {record['seed']}: "
-        f"lr {record['lr']:g} acc {record['accuracy']:.4f} F1 {record['f1']:.4f} "
-        f"({record['tuning_seconds']:.0f} s)"
-    )
+    return SUITE.run(out, config.fingerprint(), plan, dispatch_to, command, verbose)
 
 
 def majority_baselines(datasets: Sequence[str], data_home: str | None, config: Config) -> dict:
@@ -301,39 +288,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="decision threshold of the binary tasks, or 'tune' to tune it on validation "
         "with the learning rate (default)",
     )
-    add(
-        "--jobs",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="runs trained in parallel local processes (joblib), one CPU thread each "
-        "(default: CPU count)",
-    )
-    add(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="train the runs on the Dask cluster whose scheduler is at ADDRESS (e.g. "
-        "tcp://host:8786; its workers need the same dan_dice) instead of --jobs processes",
-    )
-    add(
-        "--scheduler-timeout",
-        type=float,
-        default=SCHEDULER_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long the scheduler has to answer (default {SCHEDULER_TIMEOUT:g})",
-    )
-    add("--out", default="reports", help="output folder (default reports/)")
-    add("--quick", action="store_true", help="tiny, fast run for smoke tests")
-    add(
-        "--portable",
-        action="store_true",
-        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
-        "(slower; also $DAN_DICE_PORTABLE=1)",
-    )
-    add(
-        "--fresh",
-        action="store_true",
-        help="discard the runs journaled in --out (a journal of other settings or code is "
-        "refused without it)",
+    add_run_options(
+        parser,
+        "discard the runs journaled in --out (a journal of other settings or code is refused "
+        "without it)",
     )
     return parser.parse_args(argv)
 
@@ -388,25 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         threshold=args.threshold,
         quick=args.quick,
     )
-    out = Path(args.out)
-    check_writable_folder(out)
-    command = command_line(argv)
-    with lock_folder(out, command):
-        if args.fresh:
-            for name in (JOURNAL, SKIPPED, INVOCATIONS):
-                (out / name).unlink(missing_ok=True)
+    with suite_folder(args, argv, [JOURNAL, SKIPPED, INVOCATIONS]) as (out, command):
         started = time.perf_counter()
         before = len(read_journal(out / JOURNAL, config, repair=True))
         _read_invocations(out / INVOCATIONS)  # a damaged file fails now, not after training
-        records = run(
-            config,
-            out,
-            args.data_dir,
-            args.jobs,
-            command=command,
-            scheduler=args.scheduler,
-            scheduler_timeout=args.scheduler_timeout,
-        )
+        records = run(config, out, args.data_dir, Dispatch.from_args(args), command)
         wall = time.perf_counter() - started
         invocations = _record_invocation(
             out,

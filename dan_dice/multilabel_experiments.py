@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -28,14 +27,12 @@ import numpy as np
 
 from . import journal, portable
 from .datasets import load_goemotions
-from .dispatch import SCHEDULER_TIMEOUT
-from .files import check_writable_folder
-from .journal import MULTILABEL_JOURNAL, lock_folder
+from .journal import MULTILABEL_JOURNAL
 from .metrics import multilabel_scores, per_label_scores
 from .params import options
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
 from .reporting.multilabel import SuiteNames
-from .runner import command_line, run_journaled
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, suite_folder
 from .splits import Split
 
 if TYPE_CHECKING:
@@ -175,19 +172,28 @@ def run_one(split: Split, loss: str, seed: int, config: MultilabelConfig) -> dic
     }
 
 
+def _describe(record: dict) -> str:
+    return (
+        f"{record['method']:>28} seed {record['seed']}: "
+        f"micro-F1 {record['micro_f1']:.4f} macro-F1 {record['macro_f1']:.4f} "
+        f"Hamming {record['hamming']:.4f} ({record['fit_seconds']:.0f} s)"
+    )
+
+
+SUITE = Suite(MULTILABEL_JOURNAL, RUN_SCHEMA, run_one, _describe)
+
+
 def run(
     config: MultilabelConfig,
     out: Path,
     data_home: str | None = None,
-    jobs: int = 1,
-    verbose: bool = True,
+    dispatch_to: Dispatch = IN_PROCESS,
     command: str = "",
-    scheduler: str | None = None,
-    scheduler_timeout: float = SCHEDULER_TIMEOUT,
+    verbose: bool = True,
 ) -> list[dict]:
     """Run every (loss, seed) of ``config`` missing from ``out``'s multi-label journal, each as
-    one task (:func:`dan_dice.runner.run_journaled`), journaling each as it arrives; returns
-    every run of the journal, old and new. Holds ``out``'s lock throughout."""
+    one task (:meth:`dan_dice.runner.Suite.run`), journaling each as it arrives; returns every
+    run of the journal, old and new. Holds ``out``'s lock throughout."""
 
     def plan(done: set) -> list[tuple]:
         todo = [(DATASET, loss, seed) for loss, seed in config.tasks()]
@@ -195,27 +201,7 @@ def run(
         split = load_multilabel_split(data_home, config.quick) if todo else None
         return [(key, (split, key[1], key[2], config)) for key in todo]
 
-    return run_journaled(
-        out,
-        MULTILABEL_JOURNAL,
-        config.fingerprint(),
-        plan,
-        run_one,
-        jobs=jobs,
-        scheduler=scheduler,
-        scheduler_timeout=scheduler_timeout,
-        schema=RUN_SCHEMA,
-        command=command,
-        describe=_describe if verbose else None,
-    )
-
-
-def _describe(record: dict) -> str:
-    return (
-        f"{record['method']:>28} seed {record['seed']}: "
-        f"micro-F1 {record['micro_f1']:.4f} macro-F1 {record['macro_f1']:.4f} "
-        f"Hamming {record['hamming']:.4f} ({record['fit_seconds']:.0f} s)"
-    )
+    return SUITE.run(out, config.fingerprint(), plan, dispatch_to, command, verbose)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -232,18 +218,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--seeds", type=int, help=f"number of seeds, 0..N-1 (default {DEFAULT_SEEDS}; --quick 1)")
     add("--epochs", type=int, help="max_epochs of the DAN (default: the estimator's; --quick 2)")
     add("--device", default="auto", choices=options("device"))
-    add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
-    add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
-    add("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT, metavar="SECONDS")
-    add("--out", default="reports", help="output folder (default reports/)")
-    add("--quick", action="store_true", help="tiny, fast run for smoke tests")
-    add(
-        "--portable",
-        action="store_true",
-        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
-        "(slower; also $DAN_DICE_PORTABLE=1)",
-    )
-    add("--fresh", action="store_true", help="discard the runs of multilabel_runs.jsonl in --out")
+    add_run_options(parser, f"discard the runs of {MULTILABEL_JOURNAL} in --out")
     return parser.parse_args(argv)
 
 
@@ -279,22 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = plan(args)
     if args.scheduler is None:
         resolve_device(args.device)
-    out = Path(args.out)
-    check_writable_folder(out)
-    command = command_line(argv)
     started = time.perf_counter()
-    with lock_folder(out, command):
-        if args.fresh:
-            (out / MULTILABEL_JOURNAL).unlink(missing_ok=True)
-        records = run(
-            config,
-            out,
-            args.data_dir,
-            args.jobs,
-            command=command,
-            scheduler=args.scheduler,
-            scheduler_timeout=args.scheduler_timeout,
-        )
+    with suite_folder(args, argv, [MULTILABEL_JOURNAL]) as (out, command):
+        records = run(config, out, args.data_dir, Dispatch.from_args(args), command)
         write_multilabel_reports(records, out, SUITE_NAMES, DANClassifier().get_params())
     print(f"wrote {out / 'multilabel.md'} in {time.perf_counter() - started:.0f} s")
     return 0

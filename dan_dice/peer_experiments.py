@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -24,10 +23,7 @@ from pathlib import Path
 from . import journal, portable
 from .comparison import evaluate, peer_methods
 from .datasets import BINARY_DATASETS
-from .dispatch import SCHEDULER_TIMEOUT
-from .files import check_writable_folder
-from .journal import lock_folder
-from .runner import command_line, run_journaled
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, suite_folder
 from .splits import Split
 from .study_data import load_split
 
@@ -78,18 +74,26 @@ RUN_SCHEMA = journal.RunSchema(
 )
 
 
+def _describe(record: dict) -> str:
+    return (
+        f"{record['dataset']:>14} {record['loss']:>26} seed {record['seed']}: "
+        f"F1 {record['f1']:.4f} ({record['params']}, fit {record['fit_seconds']:.1f} s)"
+    )
+
+
+SUITE = Suite(PEER_JOURNAL, RUN_SCHEMA, run_one, _describe)
+
+
 def run(
     config: PeerConfig,
     out: Path,
     data_home: str | None = None,
-    jobs: int = 1,
-    verbose: bool = True,
+    dispatch_to: Dispatch = IN_PROCESS,
     command: str = "",
-    scheduler: str | None = None,
-    scheduler_timeout: float = SCHEDULER_TIMEOUT,
+    verbose: bool = True,
 ) -> list[dict]:
     """Run every task of ``config`` missing from ``out``'s peer journal, journaling each as it
-    arrives (:func:`dan_dice.runner.run_journaled`); returns every run of the journal."""
+    arrives (:meth:`dan_dice.runner.Suite.run`); returns every run of the journal."""
 
     def plan(done: set) -> list[tuple]:
         todo = [key for key in config.tasks() if key not in done]
@@ -99,26 +103,7 @@ def run(
         }
         return [(key, (splits[key[0]], key[1], key[2])) for key in todo]
 
-    return run_journaled(
-        out,
-        PEER_JOURNAL,
-        config.fingerprint(),
-        plan,
-        run_one,
-        jobs=jobs,
-        scheduler=scheduler,
-        scheduler_timeout=scheduler_timeout,
-        schema=RUN_SCHEMA,
-        command=command,
-        describe=_describe if verbose else None,
-    )
-
-
-def _describe(record: dict) -> str:
-    return (
-        f"{record['dataset']:>14} {record['loss']:>26} seed {record['seed']}: "
-        f"F1 {record['f1']:.4f} ({record['params']}, fit {record['fit_seconds']:.1f} s)"
-    )
+    return SUITE.run(out, config.fingerprint(), plan, dispatch_to, command, verbose)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -132,18 +117,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--data-dir", help="folder with the datasets (default: $DAN_DICE_DATA, else data/)")
     add("--datasets", nargs="+", default=list(BINARY_DATASETS), metavar="NAME")
     add("--seeds", type=int, help=f"seeds of seeded methods (default {DEFAULT_SEEDS}; --quick 1)")
-    add("--jobs", type=int, default=os.cpu_count() or 1, help="parallel local processes")
-    add("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS instead")
-    add("--scheduler-timeout", type=float, default=SCHEDULER_TIMEOUT, metavar="SECONDS")
-    add("--out", default="reports", help="output folder (default reports/)")
-    add("--quick", action="store_true", help="tiny, fast run for smoke tests")
-    add(
-        "--portable",
-        action="store_true",
-        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
-        "(slower; also $DAN_DICE_PORTABLE=1)",
-    )
-    add("--fresh", action="store_true", help=f"discard the runs of {PEER_JOURNAL} in --out")
+    add_run_options(parser, f"discard the runs of {PEER_JOURNAL} in --out")
     return parser.parse_args(argv)
 
 
@@ -161,22 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in args.datasets:  # a bad name or a missing file fails before any training
         load_dataset(name, args.data_dir)
     config = PeerConfig(tuple(args.datasets), tuple(range(seeds)), args.quick)
-    out = Path(args.out)
-    check_writable_folder(out)
-    command = command_line(argv)
     started = time.perf_counter()
-    with lock_folder(out, command):
-        if args.fresh:
-            (out / PEER_JOURNAL).unlink(missing_ok=True)
-        records = run(
-            config,
-            out,
-            args.data_dir,
-            args.jobs,
-            command=command,
-            scheduler=args.scheduler,
-            scheduler_timeout=args.scheduler_timeout,
-        )
+    with suite_folder(args, argv, [PEER_JOURNAL]) as (out, command):
+        records = run(config, out, args.data_dir, Dispatch.from_args(args), command)
         grids = {m.name: m.grid for m in peer_methods()}
         write_peer_report(records, out, grids, config.datasets)
     print(f"wrote {out / 'peers.md'} in {time.perf_counter() - started:.0f} s")

@@ -22,6 +22,7 @@ from dan_dice.cli import run_experiments
 from dan_dice.dispatch import WorkerMismatchError, dispatch
 from dan_dice.experiments import JOURNAL, Config, run, run_one
 from dan_dice.journal import CONTEXT_KEYS
+from dan_dice.runner import Dispatch
 from dan_dice.splits import Split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,7 +122,7 @@ def test_dask_workers_run_the_grid_and_the_driver_journals_it(
 ):
     monkeypatch.setattr(experiments.Config, "load_split", lambda config, name, home: toy_split)
     address = dask_cluster.scheduler_address
-    records = run(tiny_config, tmp_path, verbose=False, scheduler=address)
+    records = run(tiny_config, tmp_path, dispatch_to=Dispatch(scheduler=address), verbose=False)
     journaled = [json.loads(line) for line in (tmp_path / JOURNAL).read_text().splitlines()]
     keys = sorted((r["dataset"], r["loss"], r["seed"]) for r in journaled)
     assert keys == [("toy", loss, seed) for loss in ("bce", "dice") for seed in (0, 1)]
@@ -138,7 +139,7 @@ def test_dask_workers_run_the_grid_and_the_driver_journals_it(
         assert _computed(local[key])["history"] == record["history"]
         assert local[key]["f1"] == record["f1"] and local[key]["lr"] == record["lr"]
     # resuming on the cluster trains nothing more
-    again = run(tiny_config, tmp_path, verbose=False, scheduler=address)
+    again = run(tiny_config, tmp_path, dispatch_to=Dispatch(scheduler=address), verbose=False)
     assert len(again) == 4 and len((tmp_path / JOURNAL).read_text().splitlines()) == 4
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import typing
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -126,7 +127,9 @@ def test_run_journals_every_run_and_resumes_without_repeating(
     assert len(lines) == 4
 
     calls = []
-    monkeypatch.setattr(experiments, "run_one", lambda *args: calls.append(args))
+    monkeypatch.setattr(
+        experiments, "SUITE", replace(experiments.SUITE, run_one=lambda *a: calls.append(a))
+    )
     again = run(toy_config, tmp_path, verbose=False)
     assert calls == []  # nothing trained twice
     assert [r["seed"] for r in again] == [r["seed"] for r in records]
@@ -208,9 +211,12 @@ def test_run_keeps_the_good_runs_around_a_bad_line_and_trains_only_the_missing(
     (tmp_path / JOURNAL).write_text("\n".join([lines[0], "null", *lines[2:]]) + "\n")
     trained = []
     real_run_one = experiments.run_one
-    monkeypatch.setattr(
-        experiments, "run_one", lambda *args: trained.append(args[1:3]) or real_run_one(*args)
-    )
+
+    def counted(*args):
+        trained.append(args[1:3])
+        return real_run_one(*args)
+
+    monkeypatch.setattr(experiments, "SUITE", replace(experiments.SUITE, run_one=counted))
     with pytest.warns(JournalWarning, match=rf"{JOURNAL}, line 2: skipped, not a run"):
         records = run(toy_config, tmp_path, verbose=False)
     assert trained == [(json.loads(lines[1])["loss"], json.loads(lines[1])["seed"])]

@@ -139,7 +139,7 @@ def fake_runs(monkeypatch):
         calls.append(args[1:3])
         return _fake_run_one(*args)
 
-    monkeypatch.setattr(ml, "run_one", run_one)
+    monkeypatch.setattr(ml, "SUITE", dataclasses.replace(ml.SUITE, run_one=run_one))
     monkeypatch.setattr(ml, "load_multilabel_split", lambda home, quick: None)
     return calls
 
