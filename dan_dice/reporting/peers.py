@@ -77,7 +77,8 @@ def write_peer_report(
             "through `predict` from raw text (median of 3; one process per run, which may "
             "share the CPU with others); `size_MB`: the saved model.",
             "",
-            "Grids:",
+            "Grids (both TF-IDF peers: `TfidfVectorizer(sublinear_tf=True)`, words by "
+            "scikit-learn's default token pattern or `char_wb` character n-grams):",
             "",
             *(f"- {name}: `{grid_text(grid)}`" for name, grid in grids.items()),
             "",
