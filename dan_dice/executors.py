@@ -128,7 +128,8 @@ class NumpyExecutor:
 
     def run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
-        rows = self.table[ids]
+        rows = self.table.take(ids.T, axis=0)  # [tokens, batch, dim]: fast maxima over tokens
+        by_text = rows.transpose(1, 0, 2)
         parts = []
         if self.weights is not None:  # softmax_t(v · e_t) within each text
             weights = self.weights[ids]
@@ -138,14 +139,14 @@ class NumpyExecutor:
                 shifted -= shifted.max(axis=1, keepdims=True)
                 weights[low] = np.exp(shifted)
                 totals[low] = weights[low].sum(axis=1, keepdims=True)
-            pooled = np.matmul(weights[:, None], rows)[:, 0]
+            pooled = np.matmul(weights[:, None], by_text)[:, 0]
             pooled /= totals
             parts.append(pooled)
         elif self.pooling.startswith("mean"):
             weights = (ids != self.pad_id) / lengths[:, None].astype(np.float32)
-            parts.append(np.matmul(weights.astype(np.float32)[:, None], rows)[:, 0])
+            parts.append(np.matmul(weights.astype(np.float32)[:, None], by_text)[:, 0])
         if self.pooling.endswith("max"):
-            parts.append(rows.max(axis=1))
+            parts.append(rows.max(axis=0))
         return self._head(parts)
 
     def _head(self, parts: list[np.ndarray]) -> np.ndarray:
