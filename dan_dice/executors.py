@@ -72,6 +72,7 @@ class NumpyExecutor:
             table[self.pad_id] = PADDING
         self.table = table
         self.layers = [(np.ascontiguousarray(w.T), b) for w, b in layers]
+        self.folded = [_folded(w, b, last=i == len(layers) - 1) for i, (w, b) in enumerate(layers)]
         self.task = task
         self.pooling = pooling
 
@@ -124,7 +125,11 @@ class NumpyExecutor:
             parts.append(rows.sum(axis=0) / np.float32(len(ids)))
         if self.pooling.endswith("max"):
             parts.append(rows.max(axis=0))
-        return self._head(parts)
+        hidden = np.concatenate([*parts, _ONE])  # the folded biases' input
+        for weights in self.folded[:-1]:
+            hidden = np.dot(hidden, weights)
+            np.maximum(hidden, 0, out=hidden)
+        return _output(np.dot(hidden, self.folded[-1])[None], self.task)
 
     def run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
@@ -150,15 +155,30 @@ class NumpyExecutor:
         return self._head(parts)
 
     def _head(self, parts: list[np.ndarray]) -> np.ndarray:
-        """The MLP and the output ``[batch, outputs]`` on the pooled parts (in the graph's
-        order) of a batch ``[batch, dim]`` or of one text ``[dim]``."""
-        hidden = np.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0]
+        """The MLP and the output ``[batch, outputs]`` on the pooled parts ``[batch, dim]`` (in
+        the graph's order)."""
+        hidden = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         for i, (w, b) in enumerate(self.layers):
             hidden = hidden @ w
             hidden += b
             if i < len(self.layers) - 1:
                 np.maximum(hidden, 0, out=hidden)
-        return _output(hidden.reshape(-1, len(b)), self.task)
+        return _output(hidden, self.task)
+
+
+_ONE = np.ones(1, dtype=np.float32)
+
+
+def _folded(w: np.ndarray, b: np.ndarray, last: bool) -> np.ndarray:
+    """Weights ``[out, in]`` and bias as one matrix ``[in + 1, out (+ 1)]`` for an input that
+    ends with a 1; but for the last layer, the output ends with a 1 too (ReLU keeps it): each
+    layer of one message is then one product."""
+    folded = np.zeros((w.shape[1] + 1, w.shape[0] + (not last)), dtype=np.float32)
+    folded[:-1, : w.shape[0]] = w.T
+    folded[-1, : w.shape[0]] = b
+    if not last:
+        folded[-1, -1] = 1
+    return folded
 
 
 def _output(logits: np.ndarray, task: str) -> np.ndarray:
