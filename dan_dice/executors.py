@@ -75,6 +75,7 @@ class NumpyExecutor:
         self.folded = [_folded(w, b, last=i == len(layers) - 1) for i, (w, b) in enumerate(layers)]
         self.task = task
         self.pooling = pooling
+        self.has_mean, self.has_max = pooling.startswith("mean"), pooling.endswith("max")
 
     @classmethod
     def from_initializers(
@@ -111,21 +112,22 @@ class NumpyExecutor:
     def one(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities ``[1, outputs]`` of one text's ids (no padding): the fewest array
         operations, for single messages."""
-        rows = self.table[ids]
+        rows = self.table.take(ids, axis=0)
         parts = []
         if self.weights is not None:
-            weights = self.weights[ids]
+            weights = self.weights.take(ids)
             total = weights.sum()
             if total < TINY:  # every score far below the table's highest: shift by the text's
                 weights = self.scores[ids]
                 weights = np.exp(weights - weights.max())
                 total = weights.sum()
-            parts.append((weights @ rows) / total)
-        elif self.pooling.startswith("mean"):
+            parts.append(np.dot(weights, rows) / total)
+        elif self.has_mean:
             parts.append(rows.sum(axis=0) / np.float32(len(ids)))
-        if self.pooling.endswith("max"):
-            parts.append(rows.max(axis=0))
-        hidden = np.concatenate([*parts, _ONE])  # the folded biases' input
+        if self.has_max:
+            parts.append(np.maximum.reduce(rows))
+        parts.append(_ONE)  # the folded biases' input
+        hidden = np.concatenate(parts)
         for weights in self.folded[:-1]:
             hidden = np.dot(hidden, weights)
             np.maximum(hidden, 0, out=hidden)
@@ -147,10 +149,10 @@ class NumpyExecutor:
             pooled = np.matmul(weights[:, None], by_text)[:, 0]
             pooled /= totals
             parts.append(pooled)
-        elif self.pooling.startswith("mean"):
+        elif self.has_mean:
             weights = (ids != self.pad_id) / lengths[:, None].astype(np.float32)
             parts.append(np.matmul(weights.astype(np.float32)[:, None], by_text)[:, 0])
-        if self.pooling.endswith("max"):
+        if self.has_max:
             parts.append(rows.max(axis=0))
         return self._head(parts)
 
