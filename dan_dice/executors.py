@@ -278,18 +278,21 @@ def in_chunks(
         return run(ids[None], np.array([len(ids)]))
     lengths = np.diff(offsets, append=len(ids))
     order = np.argsort(lengths, kind="stable")
+    lengths, starts = lengths[order], offsets[order, None]  # in that order: chunks are slices
+    columns = np.arange(lengths[-1])
     proba = None
     begin = 0
     while begin < len(order):
-        widest = lengths[order[min(begin + CHUNK, len(order)) - 1]]
-        chunk = order[begin : begin + max(1, min(CHUNK, CELLS // widest))]
-        columns = np.arange(lengths[chunk[-1]])
-        tokens = ids.take(offsets[chunk, None] + columns, mode="clip")
-        part = run(np.where(columns < lengths[chunk, None], tokens, pad_id), lengths[chunk])
+        widest = lengths[min(begin + CHUNK, len(order)) - 1]
+        end = min(begin + max(1, min(CHUNK, CELLS // widest)), len(order))
+        width = columns[: lengths[end - 1]]
+        tokens = ids.take(starts[begin:end] + width, mode="clip")
+        chunk = lengths[begin:end]
+        part = run(np.where(width < chunk[:, None], tokens, pad_id), chunk)
         if proba is None:
             proba = np.empty((len(offsets), part.shape[1]), dtype=np.float32)
-        proba[chunk] = part
-        begin += len(chunk)
+        proba[order[begin:end]] = part
+        begin = end
     return proba
 
 
