@@ -152,7 +152,7 @@ def time_split(model: EdgeClassifier, X_test: list[str], messages: list[str], re
     ``repeats`` runs), and for single messages (medians per message)."""
     tally = {"tokenise": 0.0, "executor": 0.0}
     methods = ("encode_array", "encode_batch")
-    model._vocabulary = _Clocked(model._vocabulary, methods, tally, "tokenise")
+    model.vocabulary = _Clocked(model.vocabulary, methods, tally, "tokenise")
     model._executor = _Clocked(model._executor, (), tally, "executor")
 
     def parts(call: Callable[[], object], n_texts: int) -> list[float]:

@@ -31,10 +31,14 @@ MEMO_SIZE = 1 << 14
 ID_MEMO_SIZE = 1 << 17
 """Most chunks a vocabulary's memo of ids keeps: a missed chunk costs the regex, about 1 µs, a
 large part of a text's budget in batches. It costs memory: predicting the cyberbullying texts
-raises the peak RSS by 15-21 MB, against 5-8 with a memo of 16,384 (``reports/edge.md``)."""
+raises the peak RSS by 17-20 MB, against 5-8 with a memo of 16,384 (``reports/edge.md``); one of
+65,536 measured 2x slower there (its test texts' chunks no longer all fit)."""
+SPLIT = 64
+"""Most texts :meth:`Vocabulary.encode_batch` splits at once: the chunks of a whole batch of
+1024 took 1-3 MB more (the edge runtime's peak memory), and measured no faster."""
 SEPARATOR = "\x00"
-"""The chunk :meth:`Vocabulary.encode_batch` puts after each text to split a whole batch at
-once (its id is the marker -1); batches with a text holding it take the per-text path."""
+"""The chunk :meth:`Vocabulary.encode_batch` puts after each text to split many texts at once
+(its id is the marker -1); batches with a text holding it take the per-text path."""
 _MARKER = array("q", [-1]).tobytes()
 UNICODE_VERSION = "14.0.0"
 """The Unicode version of the committed character classes (``unicodedata`` of Python 3.11)."""
@@ -134,14 +138,21 @@ class Vocabulary:
         self.tokens = list(tokens)
         self.index = {token: i for i, token in enumerate(self.tokens)}
         self._chunk_ids = _ChunkMemo(self._ids_of_chunk, ID_MEMO_SIZE)
+        self._one_id: list[bytes | None] = [None] * len(self.tokens)
 
     def __reduce__(self):
         return type(self), (self.tokens,)
 
     def _ids_of_chunk(self, chunk: str) -> bytes:
-        """The ids of ``chunk``'s tokens as int64 bytes: a batch's are then one ``join``."""
+        """The ids of ``chunk``'s tokens as int64 bytes: a batch's are then one ``join``. The
+        chunks of one token (most) share one object per token, which saves the memo megabytes."""
         get = self.index.get
-        return array("q", [get(token, 0) for token in _chunk_tokens(chunk)]).tobytes()
+        ids = [get(token, 0) for token in _chunk_tokens(chunk)]
+        if len(ids) != 1:
+            return array("q", ids).tobytes()
+        if (value := self._one_id[ids[0]]) is None:
+            value = self._one_id[ids[0]] = array("q", ids).tobytes()
+        return value
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocabulary:
@@ -177,15 +188,19 @@ class Vocabulary:
         This is the packed layout of ``torch.nn.EmbeddingBag``: text ``i`` owns
         ``ids[offsets[i]:offsets[i + 1]]`` (the last one runs to the end).
 
-        The whole batch is split at once, with :data:`SEPARATOR` after each text, and its
-        chunks looked up in one ``map``: a few Python-level calls per batch, not per text.
+        The batch is split :data:`SPLIT` texts at a time, with :data:`SEPARATOR` after each
+        text, and their chunks looked up in one ``map``: a few Python-level calls per
+        :data:`SPLIT` texts, not per text.
         """
         texts = texts if isinstance(texts, list) else list(texts)
-        marked = f" {SEPARATOR} ".join([*texts, ""])  # each text, then the separator
-        if not texts or marked.count(SEPARATOR) != len(texts):
+        parts = [
+            f" {SEPARATOR} ".join([*texts[i : i + SPLIT], ""]) for i in range(0, len(texts), SPLIT)
+        ]
+        if not texts or sum(part.count(SEPARATOR) for part in parts) != len(texts):
             return self._encode_each(texts)
+        lookup = self._chunk_ids.__getitem__
         self._chunk_ids.setdefault(SEPARATOR, _MARKER)  # texts that hold it bypass the memo
-        chunk_ids = b"".join(map(self._chunk_ids.__getitem__, marked.split()))
+        chunk_ids = b"".join([b"".join(map(lookup, part.split())) for part in parts])
         ids = np.frombuffer(chunk_ids, dtype=np.int64).copy()
         ends = np.flatnonzero(ids < 0)  # the marker after each text
         lengths = np.diff(ends, prepend=-1) - 1

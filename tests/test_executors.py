@@ -15,7 +15,7 @@ from onnx import numpy_helper
 
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
-from dan_dice.executors import read_initializers
+from dan_dice.executors import TINY, NumpyExecutor, read_initializers
 from dan_dice.export import export_model, package
 from dan_dice.pooling import POOLINGS
 
@@ -121,3 +121,31 @@ def test_unknown_executor_and_threads(models, tmp_path):
     with pytest.raises(ValueError, match="numpy executor runs on one thread"):
         EdgeClassifier.load(path, executor="numpy", n_threads=2)
     assert EdgeClassifier.load(path, n_threads=2).executor == "onnxruntime"
+
+
+def test_attention_weights_of_far_apart_scores():
+    """The weights kept at load are shifted by the table's highest score: a text whose scores
+    all lie far below it is shifted by its own, as the graph does, alone and in a batch."""
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(6, 4)).astype(np.float32)
+    table[0] *= 300  # token 0 scores far above the rest (row 5 is the padding's)
+    attention = (table[0] / np.linalg.norm(table[0])).astype(np.float32)
+    layers = [(rng.normal(size=(3, 8)).astype(np.float32), np.zeros(3, np.float32))]
+    layers.append((rng.normal(size=(1, 3)).astype(np.float32), np.zeros(1, np.float32)))
+    executor = NumpyExecutor(table, layers, "binary", "attention+max", attention)
+
+    def expected(ids: list[int]) -> np.ndarray:
+        rows = table[ids].astype(np.float64)
+        scores = rows @ attention
+        weights = np.exp(scores - scores.max())
+        pooled = np.concatenate([weights @ rows / weights.sum(), rows.max(0)])
+        hidden = np.maximum(layers[0][0] @ pooled, 0)
+        return 1 / (1 + np.exp(-(layers[1][0] @ hidden)))
+
+    texts = [[1, 2, 3], [0, 4], [4, 2, 1, 3]]
+    ids = np.concatenate(texts)
+    assert executor.weights[texts[0]].sum() < TINY  # the shifted path is taken
+    batch = executor(ids, np.array([0, 3, 5]))
+    for text, row in zip(texts, batch, strict=True):
+        np.testing.assert_allclose(row[1], expected(text)[0], rtol=1e-5)
+        np.testing.assert_allclose(executor(np.array(text), np.zeros(1, int)), [row], atol=1e-7)
