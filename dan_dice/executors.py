@@ -331,7 +331,11 @@ def _tensor(message: memoryview) -> tuple[str, np.ndarray] | None:
     array = np.frombuffer(raw, dtype=np.dtype(DTYPES[data_type]).newbyteorder("<"))
     if array.size != int(np.prod(dims)):
         raise ValueError(f"initializer {name!r} has {array.size} values for shape {dims}")
-    return name, array.reshape(dims)
+    # a view at an odd offset of the file is unaligned, and numpy copies an unaligned array
+    # whole for every take(): a float32 table would cost a copy per message
+    array = np.require(array.reshape(dims), requirements="A")
+    array.flags.writeable = False
+    return name, array
 
 
 def _fields(message: memoryview) -> Any:

@@ -54,6 +54,21 @@ def test_initializers_are_read_as_onnx_reads_them(models, quantize, tmp_path):
     for name, array in expected.items():
         assert arrays[name].dtype == array.dtype and arrays[name].shape == array.shape
         np.testing.assert_array_equal(arrays[name], array)
+        # numpy copies an unaligned array whole on every take(): a table per message
+        assert arrays[name].flags.aligned, name
+
+
+def test_an_initializer_at_an_odd_offset_is_read_aligned():
+    """The reader's arrays are views of the file where they can be; one whose bytes start at
+    an offset that is not a multiple of its item size must still come out aligned."""
+    table = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "table")
+    graph = onnx.helper.make_graph([], "g", [], [], initializer=[table])
+    model = onnx.helper.make_model(graph).SerializeToString()
+    for shift in range(4):  # the same bytes at every offset modulo 4
+        padded = memoryview(b"\0" * shift + model)[shift:]
+        array = read_initializers(padded)["table"]
+        assert array.flags.aligned
+        np.testing.assert_array_equal(array, np.arange(12, dtype=np.float32).reshape(3, 4))
 
 
 @pytest.mark.parametrize(
