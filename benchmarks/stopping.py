@@ -1,18 +1,19 @@
-"""Evidence for the estimator's stopping rule: validation score, epochs and time of each rule,
-on every dataset, at every training-set size, over several seeds.
+"""Evidence for the estimator's stopping rule and batch size: validation score, epochs and time
+of each rule, on every dataset, at every training-set size, over several seeds.
 
-A rule is ``(patience, patience_steps)``: training stops once the validation score has not
-improved for ``patience`` epochs and ``patience_steps`` optimiser steps. Every other parameter
-is the estimator's default. As ``benchmarks/defaults.py`` does, each rule is fit on the fixed
-60/20/20 split of SMS spam, binarised cyberbullying, Stormfront hate speech (split by post)
-and the 6-class cyberbullying task, on the training part with its validation part, and on
-seeded, stratified subsamples of the training part (200 / 1,000 / 5,000 texts) with
-``fit(X, y)``'s own validation split, as a user fits; plus GoEmotions (multi-label) on its
-train part with dev as validation, judged by dev macro-F1. A rule may replace the current one
-when, on every task and size, its mean validation score is within one standard deviation (over
-the seeds) of the current rule's or better, and no fit warns of a collapse. Every fit is
-journaled in ``--out`` as it ends, so an interrupted run resumes. Writes
-``reports/stopping.md``.
+A rule sets ``patience`` and ``patience_steps`` (training stops once the validation score has
+not improved for ``patience`` epochs and ``patience_steps`` optimiser steps) and may set
+``batch_size``; every other parameter is the estimator's default. Batches twice as large go
+with half the steps, so that a rule waits for as many texts on small sets. As
+``benchmarks/defaults.py`` does, each rule is fit on the fixed 60/20/20 split of SMS spam,
+binarised cyberbullying, Stormfront hate speech (split by post) and the 6-class cyberbullying
+task, on the training part with its validation part, and on seeded, stratified subsamples of
+the training part (200 / 1,000 / 5,000 texts) with ``fit(X, y)``'s own validation split, as a
+user fits; plus GoEmotions (multi-label) on its train part with dev as validation, judged by
+dev macro-F1. A rule may replace the current one when, on every task and size, its mean
+validation score is within one standard deviation (over the seeds) of the current rule's or
+better, and no fit warns of a collapse. Every fit is journaled in ``--out`` as it ends, so an
+interrupted run resumes. Writes ``reports/stopping.md``.
 
     python benchmarks/stopping.py [--data-dir D] [--seeds 5] [--jobs 2]
 """
@@ -42,11 +43,15 @@ TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6", "goemotions")
 SIZES = (200, 1000, 5000, None)
 """Training sizes (None: the whole training part, with the fixed validation part)."""
 RULES = {
-    "5 epochs, 500 steps": (5, 500),
-    "3 epochs, 250 steps": (3, 250),
-    "2 epochs, 150 steps": (2, 150),
+    f"{epochs} epochs, {steps} steps" + ("" if batch == 128 else f", batches of {batch}"): {
+        "patience": epochs,
+        "patience_steps": steps,
+        "batch_size": batch,
+    }
+    for batch, steps in ((128, 250), (256, 125))
+    for epochs in (3, 2)
 }
-"""Rule name -> (patience, patience_steps); the first is the current default."""
+"""Rule name -> the estimator's parameters it sets; the first is the current default."""
 
 
 def main() -> int:
@@ -85,10 +90,9 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def fit_one(split, task: str, rule: str, size: int | None, seed: int) -> dict:
-    """Fit the defaults under one stopping rule and score validation (and test, for binary and
-    6-class tasks)."""
-    patience, patience_steps = RULES[rule]
-    clf = DANClassifier(patience=patience, patience_steps=patience_steps, random_state=seed)
+    """Fit the defaults under one rule and score validation (and test, for binary and 6-class
+    tasks)."""
+    clf = DANClassifier(**RULES[rule], random_state=seed)
     record = {"task": task, "rule": rule, "size": size, "seed": seed}
     record |= fit_at_size(clf, split, size, seed)
     record["test"] = np.nan
@@ -159,7 +163,7 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
             )
     time_share = runs.groupby("rule", observed=True)["seconds"].sum()
     lines = [
-        "# Stopping rule: validation score, epochs and time",
+        "# Stopping rule and batch size: validation score, epochs and time",
         "",
         f"Made by `{command}` (code fingerprint `{fingerprint}`), "
         f"{runs['seed'].nunique()} seeds. Validation scores are F1 of the positive class "

@@ -39,7 +39,7 @@ def unique_rows(ids: torch.Tensor, n_rows: int) -> tuple[torch.Tensor, torch.Ten
 
 class _GatherRows(torch.autograd.Function):
     """``table[rows]`` for sorted, unique ``rows``; the table's gradient is a sparse tensor
-    of those rows, which the optimiser coalesces in one linear pass (nothing to merge)."""
+    of those rows, marked coalesced: the optimiser has nothing to sort or merge."""
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,10 @@ class _GatherRows(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (rows,) = ctx.saved_tensors
-        return torch.sparse_coo_tensor(rows[None], grad, ctx.shape, check_invariants=False), None
+        gradient = torch.sparse_coo_tensor(
+            rows[None], grad, ctx.shape, check_invariants=False, is_coalesced=True
+        )
+        return gradient, None
 
 
 class _Pool(torch.autograd.Function):

@@ -96,11 +96,16 @@ class DAN(nn.Module):
         """The texts with each token dropped with probability ``word_dropout`` (a text that
         would lose every token keeps them all), repacked: dropped tokens take no part in any
         pooling, and leaving them out also spares their rows in the sparse gradient."""
-        bag = bag_of_token(offsets, len(ids))
-        keep = torch.from_numpy(kept_mask((len(ids),), self.word_dropout)).to(ids.device)
-        keep |= (torch.bincount(bag[keep], minlength=len(offsets)) == 0)[bag]
-        lengths = torch.bincount(bag[keep], minlength=len(offsets))
-        return ids[keep], torch.cumsum(lengths, 0) - lengths
+        n_texts, n_tokens = len(offsets), len(ids)
+        bag = bag_of_token(offsets, n_tokens)
+        keep = torch.from_numpy(kept_mask((n_tokens,), self.word_dropout)).to(ids.device)
+        kept = torch.zeros(n_texts, dtype=torch.long, device=ids.device)
+        kept.index_add_(0, bag, keep.to(torch.long))
+        emptied = kept == 0
+        keep |= emptied.index_select(0, bag)
+        lengths = torch.diff(offsets, append=offsets.new_tensor([n_tokens]))
+        lengths = torch.where(emptied, lengths, kept)
+        return ids.index_select(0, keep.nonzero().squeeze(1)), torch.cumsum(lengths, 0) - lengths
 
 
 class Dropout(nn.Dropout):
