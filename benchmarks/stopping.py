@@ -10,8 +10,8 @@ binarised cyberbullying, Stormfront hate speech (split by post) and the 6-class 
 task, on the training part with its validation part, and on seeded, stratified subsamples of
 the training part (200 / 1,000 / 5,000 texts) with ``fit(X, y)``'s own validation split, as a
 user fits; plus GoEmotions (multi-label) on its train part with dev as validation, judged by
-dev macro-F1. A rule may replace the current one when, on every task and size, its mean
-validation score is within one standard deviation (over the seeds) of the current rule's or
+dev macro-F1. A rule may replace the baseline (the first) when, on every task and size, its mean
+validation score is within one standard deviation (over the seeds) of the baseline's or
 better, and no fit warns of a collapse. Every fit is journaled in ``--out`` as it ends, so an
 interrupted run resumes. Writes ``reports/stopping.md``.
 
@@ -51,7 +51,8 @@ RULES = {
     for batch, steps in ((128, 250), (256, 125))
     for epochs in (3, 2)
 }
-"""Rule name -> the estimator's parameters it sets; the first is the current default."""
+"""Rule name -> the estimator's parameters it sets; the first is the baseline, the default the
+others were measured against (3 epochs and 250 steps, which 2 epochs then replaced)."""
 
 
 def main() -> int:
@@ -129,6 +130,10 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
         rule=pd.Categorical(runs["rule"], categories=list(RULES), ordered=True),
     )
     current = next(iter(RULES))
+    defaults = DANClassifier().get_params()
+    default = next(  # the rule the estimator follows now
+        (r for r, p in RULES.items() if all(defaults[k] == v for k, v in p.items())), None
+    )
     grouped = runs.groupby(["task", "size", "rule"], observed=True)
     stats = grouped.agg(
         val=("val", "mean"),
@@ -169,18 +174,20 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
         f"{runs['seed'].nunique()} seeds. Validation scores are F1 of the positive class "
         "(macro-F1 for cyberbullying6 and GoEmotions); size `all` is the training part with "
         "the fixed validation part (GoEmotions: train, judged on dev), other sizes are "
-        "stratified subsamples fit with `fit(X, y)`. A candidate may replace the current rule "
+        "stratified subsamples fit with `fit(X, y)`. A candidate may replace the baseline rule "
         f"(`{current}`) when on every row its mean validation score is within one standard "
-        "deviation of the current rule's or better and no fit warned of a collapse.",
+        "deviation of the baseline's or better and no fit warned of a collapse. The "
+        f"estimator's default: `{default or 'none of these'}`.",
         "",
         to_markdown(pd.DataFrame(rows)),
         "",
-        "| rule | all fits' seconds | against the current rule | verdict |",
+        "| rule | all fits' seconds | against the baseline | verdict |",
         "|---|---|---|---|",
     ]
     for rule in RULES:
         share = time_share[rule] / time_share[current]
-        verdict = "current" if rule == current else ("passes" if all(verdicts[rule]) else "fails")
+        verdict = "baseline" if rule == current else ("passes" if all(verdicts[rule]) else "fails")
+        verdict += " (the estimator's default)" if rule == default else ""
         lines.append(f"| {rule} | {time_share[rule]:.0f} | {share:.2f}x | {verdict} |")
     return "\n".join(lines) + "\n"
 
