@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from sized_fits import fit_at_size, run_fits
+from sized_fits import fit_at_size, holds_defaults, run_fits
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
@@ -179,11 +179,7 @@ def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
         for arm in ARMS
         if arm != "pooling=attention"
     }
-    current = DANClassifier().get_params()
-    in_defaults = {  # an arm whose changes the estimator's defaults hold
-        names[arm]: changes is None or all(current[k] == v for k, v in changes.items())
-        for arm, changes in ARMS.items()
-    }
+    in_defaults = {names[arm]: holds_defaults(changes) for arm, changes in ARMS.items()}
     passing = [arm for arm, n in wins.items() if n >= ADOPT_WINS]
     adopted = [arm for arm in passing if in_defaults[arm]]
     pending = [arm for arm in passing if not in_defaults[arm]]

@@ -71,3 +71,10 @@ def run_fits(
             records.append(record)
             print(describe(record), flush=True)
     return records
+
+
+def holds_defaults(params: dict | None) -> bool:
+    """Whether ``DANClassifier()``'s defaults already hold every one of ``params`` (None: no
+    change), so that a report can tell an adopted candidate from one that is not."""
+    defaults = DANClassifier().get_params()
+    return params is None or all(defaults[k] == v for k, v in params.items())

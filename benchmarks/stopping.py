@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sized_fits import fit_at_size, run_fits
+from sized_fits import fit_at_size, holds_defaults, run_fits
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
@@ -129,11 +129,8 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
         size=runs["size"].fillna(0).astype(int),
         rule=pd.Categorical(runs["rule"], categories=list(RULES), ordered=True),
     )
-    current = next(iter(RULES))
-    defaults = DANClassifier().get_params()
-    default = next(  # the rule the estimator follows now
-        (r for r, p in RULES.items() if all(defaults[k] == v for k, v in p.items())), None
-    )
+    baseline = next(iter(RULES))
+    default = next((rule for rule, params in RULES.items() if holds_defaults(params)), None)
     grouped = runs.groupby(["task", "size", "rule"], observed=True)
     stats = grouped.agg(
         val=("val", "mean"),
@@ -147,10 +144,10 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
     ).reset_index()
     rows, verdicts = [], {}
     for (task, size), group in stats.groupby(["task", "size"], sort=False):
-        base = group.set_index("rule").loc[current]
+        base = group.set_index("rule").loc[baseline]
         for _, row in group.iterrows():
             within = row["val"] >= base["val"] - base["val_sd"]
-            if row["rule"] != current:
+            if row["rule"] != baseline:
                 verdicts.setdefault(row["rule"], []).append(within and row["collapses"] == 0)
             rows.append(
                 {
@@ -175,7 +172,7 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
         "(macro-F1 for cyberbullying6 and GoEmotions); size `all` is the training part with "
         "the fixed validation part (GoEmotions: train, judged on dev), other sizes are "
         "stratified subsamples fit with `fit(X, y)`. A candidate may replace the baseline rule "
-        f"(`{current}`) when on every row its mean validation score is within one standard "
+        f"(`{baseline}`) when on every row its mean validation score is within one standard "
         "deviation of the baseline's or better and no fit warned of a collapse. The "
         f"estimator's default: `{default or 'none of these'}`.",
         "",
@@ -185,8 +182,8 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
         "|---|---|---|---|",
     ]
     for rule in RULES:
-        share = time_share[rule] / time_share[current]
-        verdict = "baseline" if rule == current else ("passes" if all(verdicts[rule]) else "fails")
+        share = time_share[rule] / time_share[baseline]
+        verdict = "baseline" if rule == baseline else ("passes" if all(verdicts[rule]) else "fails")
         verdict += " (the estimator's default)" if rule == default else ""
         lines.append(f"| {rule} | {time_share[rule]:.0f} | {share:.2f}x | {verdict} |")
     return "\n".join(lines) + "\n"
