@@ -106,7 +106,7 @@ class DANClassifier(IncrementalMixin, ClassifierMixin, BaseEstimator):
         ``patience_steps`` optimiser steps. Counting steps keeps small data sets, which make
         only a few steps an epoch, training until they have learned; on large ones the epochs
         decide. 2 and 250 score as 3 and 250 did on validation (within a standard deviation,
-        on every dataset and training size of ``benchmarks/stopping.py``) in 0.88x the time
+        on every dataset and training size of ``benchmarks/stopping.py``) in 0.87x the time
         (cyberbullying: 9.0 epochs instead of 11.8); 3 and 250 had replaced 0.1's 5 and 500.
     validation_fraction : float, default=0.2
         Share of the training data held out (stratified) to pick the best epoch, unless

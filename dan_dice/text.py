@@ -124,6 +124,18 @@ def count_tokens(texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
+def _ids_of_chunk(get: Callable[[str, int], int], one_id: list, chunk: str) -> bytes:
+    """The ids of ``chunk``'s tokens (``get`` looks one up) as int64 bytes: a batch's are then
+    one ``join``. The chunks of one token (most) share one object per token in ``one_id``,
+    which saves the memo megabytes."""
+    ids = [get(token, 0) for token in _chunk_tokens(chunk)]
+    if len(ids) != 1:
+        return array("q", ids).tobytes()
+    if (value := one_id[ids[0]]) is None:
+        value = one_id[ids[0]] = array("q", ids).tobytes()
+    return value
+
+
 class Vocabulary:
     """A word-to-id map built from training texts; id 0 is the unknown word.
 
@@ -137,22 +149,15 @@ class Vocabulary:
             raise ValueError("a vocabulary is a list of distinct tokens starting with '<unk>'")
         self.tokens = list(tokens)
         self.index = {token: i for i, token in enumerate(self.tokens)}
-        self._chunk_ids = _ChunkMemo(self._ids_of_chunk, ID_MEMO_SIZE)
         self._one_id: list[bytes | None] = [None] * len(self.tokens)
+        # The memo's look-up holds the index, not the vocabulary: no reference cycle, so a
+        # vocabulary replaced (as partial_fit grows it) frees its memo at once, not at the
+        # garbage collector's next full pass.
+        self._ids_of_chunk = functools.partial(_ids_of_chunk, self.index.get, self._one_id)
+        self._chunk_ids = _ChunkMemo(self._ids_of_chunk, ID_MEMO_SIZE)
 
     def __reduce__(self):
         return type(self), (self.tokens,)
-
-    def _ids_of_chunk(self, chunk: str) -> bytes:
-        """The ids of ``chunk``'s tokens as int64 bytes: a batch's are then one ``join``. The
-        chunks of one token (most) share one object per token, which saves the memo megabytes."""
-        get = self.index.get
-        ids = [get(token, 0) for token in _chunk_tokens(chunk)]
-        if len(ids) != 1:
-            return array("q", ids).tobytes()
-        if (value := self._one_id[ids[0]]) is None:
-            value = self._one_id[ids[0]] = array("q", ids).tobytes()
-        return value
 
     @classmethod
     def build(cls, texts: Iterable[str], min_count: int = 1) -> Vocabulary:
