@@ -125,7 +125,7 @@ def tokenizers_paths() -> tuple[type, Callable[[str], list[str]], Callable[[], N
             self.compiled = Tokenizer(models.WordLevel(self.index, unk_token="<unk>"))
             self.compiled.normalizer, self.compiled.pre_tokenizer = lowercase, split
             # the chunk look-up that Vocabulary's memo (and encode_array) call: this one
-            self._ids_of_chunk = self._chunk_ids.value = self._compiled_ids
+            self._chunk_ids.value = self._compiled_ids
 
         def _compiled_ids(self, chunk: str) -> bytes:
             ids = self.compiled.encode(chunk, add_special_tokens=False).ids

@@ -45,7 +45,7 @@ DTYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 7: np.int64, 10: np.float16}
 class NumpyExecutor:
     """The exported DAN in numpy: gather, pool, MLP, output.
 
-    Weights are those of ``model.onnx`` (a float16 or 8-bit table is dequantized once, at load,
+    Weights are those of ``model.onnx`` (a float16 or int8-coded table is dequantized once, at load,
     exactly as onnxruntime folds it), so the results match onnxruntime's to float32 rounding.
     Batches go as onnxruntime's do, sorted by length in padded chunks (:func:`in_chunks`); the
     padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
@@ -212,7 +212,7 @@ def _weight(arrays: dict[str, np.ndarray], name: str) -> np.ndarray | None:
 
 def _float_table(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
     """The embedding table in float32: as stored, or computed as the graph computes it from
-    float16 values or from 8-bit codes, ``low + scale * codes`` row by row."""
+    float16 values or from int8 codes, ``low + scale * codes`` row by row."""
     if "table_uint8" not in arrays:
         return _weight(arrays, "table")
     low, scale = _weight(arrays, "table_low"), _weight(arrays, "table_scale")

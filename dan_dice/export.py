@@ -28,15 +28,15 @@ embeddings are frozen) are left out of the vocabulary: they read as unknown, wit
 vector, so predictions do not change and the table shrinks.
 
 ``quantize="int8"`` stores the embedding table as 8-bit codes with a float16 offset and scale
-per row (each row's own range in 256 levels) and the dense layers as float16; ``"fp16"`` stores
-every weight as float16. The graph is lean: everything that depends only on the weights (the
-float32 table, each token's attention score ``v · e_t``, the padding's score and vector) is
-computed from initializers, which onnxruntime folds into constants at session start, so a call
-gathers each token's row and score once, then one softmax, one MatMul for the (weighted) mean,
-one ReduceMax and the MLP (see :func:`_pool`). The weights keep their names from the release
-before (``table``, ``table_fp16`` or ``table_uint8`` with ``table_scale_fp16`` and
-``table_low_fp16``, ``attention``, ``w0``, ``b0``...): the numpy executor of
-:mod:`dan_dice.executors` reads them from the file, for artifacts of both releases.
+per row (each row's own range in :data:`TABLE_LEVELS` levels) and the dense layers as float16;
+``"fp16"`` stores every weight as float16. The graph is lean: everything that depends only on
+the weights (the float32 table, each token's attention score ``v · e_t``, the padding's score
+and vector) is computed from initializers, which onnxruntime folds into constants at session
+start, so a call gathers each token's row and score once, then one softmax, one MatMul for the
+(weighted) mean, one ReduceMax and the MLP (see :func:`_pool`). The weights keep their names
+from the release before (``table``, ``table_fp16`` or ``table_uint8`` with
+``table_scale_fp16`` and ``table_low_fp16``, ``attention``, ``w0``, ``b0``...): the numpy
+executor of :mod:`dan_dice.executors` reads them from the file, for artifacts of both releases.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ if TYPE_CHECKING:
 
 OPSET = 17
 IR_VERSION = 8  # that of opset 17: loads in onnxruntime 1.13 and later
+TABLE_LEVELS = 128
+"""Levels of an int8 table's codes over each row's range. The zip's deflate stores a code in
+about the bits its levels need: 128 levels (7 bits) make the default cyberbullying artifact
+0.97 MB rather than 256 levels' 1.09 MB, and move no test F1 (``reports/table_levels.md``).
+Any count up to 256 reads back the same way, so artifacts of either count load."""
 
 
 def export_model(
@@ -270,7 +275,7 @@ def _float_table(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
     """The embedding table as float32 (computed from its stored form at session start)."""
     from onnx import TensorProto
 
-    if quantize == "int8":  # row ~ low + scale * codes, 256 levels over the row's own range
+    if quantize == "int8":  # row ~ low + scale * codes, TABLE_LEVELS over the row's range
         low, scale, codes = _quantize_rows(table)
         codes = g.node("Cast", [g.constant("table_uint8", codes)], "codes", to=TensorProto.FLOAT)
         scales = g.node("Unsqueeze", [g.half("table_scale", scale), g.axis(1)], "scales")
@@ -282,19 +287,20 @@ def _float_table(g: _Graph, table: np.ndarray, quantize: str | None) -> str:
 
 
 def _quantize_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-row affine 8-bit codes: ``row ≈ low + scale * codes``, codes in 0..255.
+    """Per-row affine codes: ``row ≈ low + scale * codes``, codes in 0..TABLE_LEVELS - 1.
 
-    Each row gets the 256 levels over its own [min, max], which halves the error of a
-    symmetric int8 code whenever a row is lopsided. ``low`` and ``scale`` are float16 (as
-    stored); the codes are computed against those rounded values, so they compensate for them.
-    An all-zero row (the padding row) stays exactly zero.
+    Each row gets the levels over its own [min, max], which halves the error of a symmetric
+    code whenever a row is lopsided. ``low`` and ``scale`` are float16 (as stored); the codes
+    are computed against those rounded values, so they compensate for them. An all-zero row
+    (the padding row) stays exactly zero.
     """
+    top = TABLE_LEVELS - 1
     low = table.min(axis=1).astype(np.float16)
     span = table.max(axis=1) - low.astype(np.float32)
-    scale = (span / 255).astype(np.float16)
+    scale = (span / top).astype(np.float16)
     scale[scale == 0] = 1
     steps = (table - low.astype(np.float32)[:, None]) / scale.astype(np.float32)[:, None]
-    codes = np.clip(np.round(steps), 0, 255).astype(np.uint8)
+    codes = np.clip(np.round(steps), 0, top).astype(np.uint8)
     return low, scale, codes
 
 

@@ -153,8 +153,8 @@ class Vocabulary:
         # The memo's look-up holds the index, not the vocabulary: no reference cycle, so a
         # vocabulary replaced (as partial_fit grows it) frees its memo at once, not at the
         # garbage collector's next full pass.
-        self._ids_of_chunk = functools.partial(_ids_of_chunk, self.index.get, self._one_id)
-        self._chunk_ids = _ChunkMemo(self._ids_of_chunk, ID_MEMO_SIZE)
+        look_up = functools.partial(_ids_of_chunk, self.index.get, self._one_id)
+        self._chunk_ids = _ChunkMemo(look_up, ID_MEMO_SIZE)
 
     def __reduce__(self):
         return type(self), (self.tokens,)
@@ -183,7 +183,7 @@ class Vocabulary:
         """:meth:`encode` as an int64 array."""
         lookup = self._chunk_ids.__getitem__
         if SEPARATOR in text:  # the memo holds the batch marker for that chunk: bypass it
-            lookup = self._ids_of_chunk
+            lookup = self._chunk_ids.value
         ids = b"".join(map(lookup, text.split()))
         return np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(1, dtype=np.int64)
 

@@ -92,20 +92,32 @@ def log_odds_ranking(X: list[str], y: np.ndarray) -> list[str]:
     return sorted(odds, key=odds.get, reverse=True)
 
 
-@pytest.mark.parametrize(("name", "in_top_100"), [("sms", 15), ("cyberbullying", 20)])
+@pytest.mark.parametrize(
+    ("name", "pooling", "in_top_100"),
+    [
+        ("sms", "attention", 20),
+        ("cyberbullying", "attention", 20),
+        ("sms", "attention+max", 15),
+        ("cyberbullying", "attention+max", 20),
+    ],
+)
 def test_top_tokens_of_the_surest_positives_are_top_log_odds_words(
-    real_data_home, name, in_top_100
+    real_data_home, name, pooling, in_top_100
 ):
-    """The issue asks for all 20 in the top 100. On SMS five are not: "3.00" (3 of the 3 texts
-    holding it are spam, too few for its log-odds to rank above 302nd) and "operator" (102nd);
-    all 20 are in the top 400, on both datasets."""
+    """The issue's check: the top token of each of the 20 texts the model is surest about is
+    one of the 100 words of highest log-odds. It holds for attention pooling (20, 19, 20 of 20
+    on SMS with random_state 0, 1, 2; 20 on cyberbullying), and for the default attention+max
+    on cyberbullying (20, 19, 20). On SMS the default's maximum credits the token that holds a
+    coordinate's maximum, frequent or not: 16, 9 and 8 of 20 for random_state 0, 1, 2 (its misses
+    "3.00", 304th, in a price; "operator", 101st; with other seeds "ur", "-", "wk", "mins").
+    The README says so, and points users who explain to attention pooling."""
     from dan_dice.datasets import load_cyberbullying, load_sms_spam
     from dan_dice.splits import train_val_test_split
 
     load = {"sms": load_sms_spam, "cyberbullying": load_cyberbullying}[name]
     X, y = load(real_data_home, return_X_y=True)
     X_train, X_val, X_test, y_train, y_val, _ = train_val_test_split(X, y, random_state=0)
-    clf = DANClassifier(random_state=0, max_epochs=10, patience_steps=0)
+    clf = DANClassifier(random_state=0, max_epochs=10, patience_steps=0, pooling=pooling)
     clf.fit(X_train, y_train, validation_data=(X_val, y_val))
     surest = np.argsort(-clf.decision_function(X_test))[:20]
     explained = clf.explain([X_test[i] for i in surest])

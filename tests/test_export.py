@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
-from dan_dice.export import _quantize_rows, export_model
+from dan_dice.export import TABLE_LEVELS, _quantize_rows, export_model
 from dan_dice.pooling import POOLINGS
 
 TEXTS = [
@@ -114,7 +114,7 @@ def _export(clf, tmp_path, quantize=None, executor="auto") -> EdgeClassifier:
 
 def _as_stored(clf: DANClassifier, quantize: str | None) -> DANClassifier:
     """A copy of ``clf`` with the weights a ``quantize`` artifact stores: the table as its
-    8-bit codes read back (int8) or rounded to float16, every other weight rounded to float16.
+    codes read back (int8) or rounded to float16, every other weight rounded to float16.
     The artifact's graph must compute exactly what this torch model does."""
     clf = copy.deepcopy(clf)
     if quantize is None:
@@ -176,11 +176,12 @@ def test_quantized_graph_computes_the_stored_model(model, quantize, executor, tm
     np.testing.assert_allclose(edge.predict_proba(TEXTS), stored.predict_proba(TEXTS), atol=1e-5)
 
 
-@pytest.mark.parametrize(("quantize", "atol"), [("int8", 1e-2), ("fp16", 2e-3)])
+@pytest.mark.parametrize(("quantize", "atol"), [("int8", 2e-2), ("fp16", 2e-3)])
 def test_quantized_is_close(model, quantize, atol, executor, tmp_path):
-    """The rounding costs little. 8-bit codes move these models by up to 2.5e-3 (the multiclass
-    mean), other tiny trained ones by up to 8e-3; a collapsed model, whose outputs hardly
-    depend on the text, by 3e-4. The graph itself is checked exactly above."""
+    """The rounding costs little. Codes of 128 levels move these models' probabilities by
+    0.9e-3 to 9e-3 (the multiclass max-pooled one most). On the real test sets the defaults
+    move by 0.018 (cyberbullying) and 0.059 (SMS) at most, 0.0004-0.0007 on average, and their
+    test F1 not at all (``reports/table_levels.md``). The graph is checked exactly above."""
     edge = _export(model, tmp_path, quantize, executor)
     np.testing.assert_allclose(edge.predict_proba(TEXTS), model.predict_proba(TEXTS), atol=atol)
 
@@ -226,7 +227,7 @@ def test_row_codes_span_each_rows_range_and_keep_zero_rows_exact():
     low, scale, codes = _quantize_rows(table)
     restored = low.astype(np.float32)[:, None] + scale.astype(np.float32)[:, None] * codes
     np.testing.assert_array_equal(restored[0], 0)
-    assert codes[1].min() == 0 and codes[1].max() == 255  # the whole range of the row
+    assert codes[1].min() == 0 and codes[1].max() == TABLE_LEVELS - 1  # the row's whole range
     step = scale.astype(np.float32)[:, None]
     assert (np.abs(restored - table) <= step / 2 + 1e-3).all()  # + float16 rounding of the ends
 
