@@ -75,8 +75,8 @@ def _main(args: argparse.Namespace) -> None:
                             f1_score(y_test, edge.predict(X_test), pos_label=clf.classes_[1]), 4
                         ),
                         "torch test F1": round(torch_f1, 4),
-                        "max |Δp|": round(float(change.max()), 4),
-                        "mean |Δp|": round(float(change.mean()), 5),
+                        "largest change of p": round(float(change.max()), 4),
+                        "mean change of p": round(float(change.mean()), 5),
                     }
                 )
                 print(rows[-1], flush=True)
