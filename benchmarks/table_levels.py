@@ -23,13 +23,13 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 
 from dan_dice import DANClassifier, export
 from dan_dice.cli import run_guarded
 from dan_dice.datasets import load_cyberbullying, load_sms_spam
 from dan_dice.edge import EdgeClassifier
 from dan_dice.files import atomic_write_text
+from dan_dice.metrics import scores
 from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.splits import train_val_test_split
@@ -59,7 +59,7 @@ def _main(args: argparse.Namespace) -> None:
             clf = DANClassifier(random_state=0)
             clf.fit(X_train, y_train, validation_data=(X_val, y_val))
             torch_p = clf.predict_proba(X_test)[:, 1]
-            torch_f1 = f1_score(y_test, clf.predict(X_test), pos_label=clf.classes_[1])
+            torch_f1 = scores(y_test, clf.predict(X_test))["f1"]
             for levels in args.levels:
                 path = Path(folder) / f"{name}-{levels}.edge"
                 with mock.patch.object(export, "TABLE_LEVELS", levels):
@@ -71,9 +71,7 @@ def _main(args: argparse.Namespace) -> None:
                         "dataset": name,
                         "levels": levels,
                         "artifact": f"{path.stat().st_size / 1e6:.3f} MB",
-                        "test F1": round(
-                            f1_score(y_test, edge.predict(X_test), pos_label=clf.classes_[1]), 4
-                        ),
+                        "test F1": round(scores(y_test, edge.predict(X_test))["f1"], 4),
                         "torch test F1": round(torch_f1, 4),
                         "largest change of p": round(float(change.max()), 4),
                         "mean change of p": round(float(change.mean()), 5),
