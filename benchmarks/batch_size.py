@@ -50,7 +50,10 @@ def main() -> int:
         for seed in range(args.seeds)
         for size in args.batch_sizes
     ]
-    records = Parallel(n_jobs=args.jobs)(delayed(_run)(*task, args.data_dir) for task in tasks)
+    records = Parallel(n_jobs=args.jobs)(
+        delayed(grid_run)(dataset, loss, seed, {"batch_size": size}, args.data_dir)
+        for dataset, loss, seed, size in tasks
+    )
     command = "python benchmarks/batch_size.py " + " ".join(sys.argv[1:])
     text = render(pd.DataFrame(records), command.strip(), about, time.perf_counter() - started)
     atomic_write_text(Path(args.report), stamp(text, Path(__file__)))
@@ -58,9 +61,10 @@ def main() -> int:
     return 0
 
 
-def _run(dataset: str, loss: str, seed: int, batch_size: int, data_dir: str | None) -> dict:
-    """One grid run at ``batch_size``, on one thread; its CPU seconds are those of its fits."""
-    config = Config(model_params={"batch_size": batch_size, "num_threads": 1})
+def grid_run(dataset: str, loss: str, seed: int, params: dict, data_dir: str | None) -> dict:
+    """One grid run (``experiments.run_one``) with ``params`` over ``STUDY_PARAMS``, on one
+    thread; its CPU seconds are those of its fits (every learning rate's)."""
+    config = Config(model_params={**params, "num_threads": 1})
     split = config.load_split(dataset, data_dir)
     start = time.process_time()
     with warnings.catch_warnings():
@@ -70,12 +74,13 @@ def _run(dataset: str, loss: str, seed: int, batch_size: int, data_dir: str | No
         "dataset": dataset,
         "loss": loss,
         "seed": seed,
-        "batch size": batch_size,
+        **{name.replace("_", " "): value for name, value in params.items()},
         "val F1": record["val_f1"],
         "test F1": record["f1"],
         "test accuracy": record["accuracy"],
         "CPU s": time.process_time() - start,
         "lr": record["lr"],
+        "epochs": len(record["history"]),
     }
 
 
