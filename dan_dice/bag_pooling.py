@@ -8,14 +8,18 @@ few passes over the tokens ending in one ``index_add`` into those rows. The tabl
 then has one row per word used, already sorted and summed, rather than a row per token that
 the optimiser (:class:`~dan_dice.training.LazyAdam`) must sort and merge.
 
-``tests/reference_model.py`` keeps the plain formulation; the tests hold the two to the same
-outputs, gradients and updates.
+On the CPU the pooling itself runs as numba kernels of one pass a text each way
+(:mod:`dan_dice.fused_pooling`); :class:`_Pool`, the same forward and backward in torch
+operations, serves other devices. ``tests/reference_model.py`` keeps the plain formulation;
+the tests hold the three to the same outputs, gradients and updates.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .fused_pooling import FusedPool
 
 
 def bag_of_token(offsets: torch.Tensor, n_tokens: int) -> torch.Tensor:
@@ -125,10 +129,13 @@ def pool_bags(
     """Each text's pooled vector: its ``parts`` (``"mean"``, ``"attention"``, ``"max"``, in
     that order) side by side, from the rows ``table[ids]`` of the texts starting at
     ``offsets``; ``attention`` is the scoring vector of the attention part. A table being
-    fine-tuned gets a sparse gradient of one row per distinct id (:class:`_GatherRows`)."""
+    fine-tuned gets a sparse gradient of one row per distinct id (:class:`_GatherRows`). On the
+    CPU the numba kernels of :mod:`dan_dice.fused_pooling` pool, elsewhere :class:`_Pool`."""
     if attention is None:
         attention = table.new_zeros(table.shape[1])
     if table.requires_grad and torch.is_grad_enabled():
         rows, ids = unique_rows(ids, len(table))
         table = _GatherRows.apply(table, rows)
+    if table.device.type == "cpu":
+        return FusedPool.apply(table, attention, ids, offsets, parts)
     return _Pool.apply(table, attention, ids, offsets, parts)

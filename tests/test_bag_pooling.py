@@ -164,3 +164,30 @@ def test_lazy_adam_is_sparse_adam():
             optimizer.step()
     torch.testing.assert_close(lazy, sparse)
     torch.testing.assert_close(lazy[[0, 3, 5]], start[[0, 3, 5]])  # never touched
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+@pytest.mark.parametrize("pooling", POOLINGS)
+def test_fused_kernels_and_the_torch_pooling_agree(pooling, frozen):
+    """The CPU's numba kernels and the torch formulation (the GPU's path, run here on the CPU)
+    give the same outputs and gradients, in double precision, with tied rows."""
+    from dan_dice.bag_pooling import _Pool
+    from dan_dice.fused_pooling import FusedPool
+
+    ids, offsets, _ = batch(5, n_texts=11)
+    parts = tuple(pooling.split("+"))
+    results = []
+    for pool in (FusedPool, _Pool):
+        torch.manual_seed(0)
+        weights = torch.tensor(table(), dtype=torch.float64, requires_grad=not frozen)
+        attention = torch.randn(DIM, dtype=torch.float64, requires_grad=True)
+        out = pool.apply(weights, attention, ids, offsets, parts)
+        (out * torch.linspace(-1, 2, out.numel()).view_as(out)).sum().backward()
+        table_grad = None if frozen else weights.grad
+        attention_grad = attention.grad if "attention" in parts else None
+        results.append((out.detach(), table_grad, attention_grad))
+    for fused, plain in zip(*results, strict=True):
+        if plain is None:
+            assert fused is None or not fused.any()
+        else:
+            torch.testing.assert_close(fused, plain)
