@@ -9,7 +9,7 @@ then has one row per word used, already sorted and summed, rather than a row per
 the optimiser (:class:`~dan_dice.training.LazyAdam`) must sort and merge.
 
 On the CPU the pooling itself runs as numba kernels of one pass a text each way
-(:mod:`dan_dice.fused_pooling`); :class:`_Pool`, the same forward and backward in torch
+(:mod:`dan_dice.fused_pooling`); :class:`TorchPool`, the same forward and backward in torch
 operations, serves other devices. ``tests/reference_model.py`` keeps the plain formulation;
 the tests hold the three to the same outputs, gradients and updates.
 """
@@ -41,9 +41,10 @@ def unique_rows(ids: torch.Tensor, n_rows: int) -> tuple[torch.Tensor, torch.Ten
     return rows, position.index_select(0, ids)
 
 
-class _GatherRows(torch.autograd.Function):
+class GatherRows(torch.autograd.Function):
     """``table[rows]`` for sorted, unique ``rows``; the table's gradient is a sparse tensor
-    of those rows, marked coalesced: the optimiser has nothing to sort or merge."""
+    of those rows, in that order: :class:`~dan_dice.training.LazyAdam` updates them as they
+    are on the CPU (autograd drops the coalesced mark, so other devices' path sorts them)."""
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -60,7 +61,7 @@ class _GatherRows(torch.autograd.Function):
         return gradient, None
 
 
-class _Pool(torch.autograd.Function):
+class TorchPool(torch.autograd.Function):
     """Mean, attention-weighted mean and maximum of each text's token vectors, side by side
     (``parts``, in that order); forward and backward in a few passes over the tokens."""
 
@@ -129,13 +130,13 @@ def pool_bags(
     """Each text's pooled vector: its ``parts`` (``"mean"``, ``"attention"``, ``"max"``, in
     that order) side by side, from the rows ``table[ids]`` of the texts starting at
     ``offsets``; ``attention`` is the scoring vector of the attention part. A table being
-    fine-tuned gets a sparse gradient of one row per distinct id (:class:`_GatherRows`). On the
-    CPU the numba kernels of :mod:`dan_dice.fused_pooling` pool, elsewhere :class:`_Pool`."""
+    fine-tuned gets a sparse gradient of one row per distinct id (:class:`GatherRows`). On the
+    CPU the numba kernels of :mod:`dan_dice.fused_pooling` pool, elsewhere :class:`TorchPool`."""
     if attention is None:
         attention = table.new_zeros(table.shape[1])
     if table.requires_grad and torch.is_grad_enabled():
         rows, ids = unique_rows(ids, len(table))
-        table = _GatherRows.apply(table, rows)
+        table = GatherRows.apply(table, rows)
     if table.device.type == "cpu":
         return FusedPool.apply(table, attention, ids, offsets, parts)
-    return _Pool.apply(table, attention, ids, offsets, parts)
+    return TorchPool.apply(table, attention, ids, offsets, parts)

@@ -4,9 +4,10 @@ The same exact occlusion as :mod:`dan_dice.explain`, computed by the artifact's 
 its last sigmoid or softmax is what turns logits into probabilities, so its input is added as
 a second output and each text's occlusions run as one padded batch. With an fp32 artifact the
 contributions match the estimator's within 1e-5. An int8 artifact stores each embedding row in
-128 levels of its own range and the dense layers in float16, so its logits, and their
-differences, move: on the tests' models the contributions stay within 0.1 of torch's
-(:data:`INT8_TOLERANCE`; 0.044 and 0.055 measured, against top contributions of 18-29).
+:data:`~dan_dice.export.TABLE_LEVELS` levels of its own range and the dense layers in float16,
+so its logits, and their differences, move: on the tests' models the contributions stay
+within 0.1 of torch's (:data:`INT8_TOLERANCE`; 0.044 and 0.055 measured, against top
+contributions of 18-29).
 Needs the ``onnx`` package, which the export already uses.
 """
 

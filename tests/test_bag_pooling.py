@@ -156,7 +156,7 @@ def test_lazy_adam_is_sparse_adam():
     start = torch.randn(8, 3)
     lazy, sparse = (torch.nn.Parameter(start.clone()) for _ in range(2))
     optimizers = LazyAdam([lazy], lr=0.1), torch.optim.SparseAdam([sparse], lr=0.1)
-    for rows in ([1, 4, 6], [4, 2], [1, 2, 6, 7]):
+    for rows in ([1, 4, 6], [4, 2], [1, 2, 6, 7], [6, 1, 6]):  # unsorted, repeated: coalesced
         index = torch.tensor(rows)
         values = torch.randn(len(rows), 3)
         for param, optimizer in zip((lazy, sparse), optimizers, strict=True):
@@ -166,18 +166,42 @@ def test_lazy_adam_is_sparse_adam():
     torch.testing.assert_close(lazy[[0, 3, 5]], start[[0, 3, 5]])  # never touched
 
 
+def test_lazy_adams_cpu_kernel_and_torch_path_agree():
+    """The numba update (the CPU's) and the gathers and scatters (other devices') move the
+    same rows the same way, and the kernel refuses rows that are not sorted and unique."""
+    from dan_dice.training import _adam_rows, _adam_rows_cpu
+
+    torch.manual_seed(0)
+    start = [torch.randn(9, 4), torch.randn(9, 4), torch.rand(9, 4)]
+    rows, values = torch.tensor([0, 3, 4, 8]), torch.randn(4, 4)
+    rule = 0.05, 0.9, 0.999, 1e-8
+    by_torch, by_numba = [t.clone() for t in start], [t.clone() for t in start]
+    _adam_rows(*by_torch, rows, values, *rule)
+    assert _adam_rows_cpu(*(t.numpy() for t in by_numba), rows.numpy(), values.numpy(), *rule)
+    for moved, expected, before in zip(by_numba, by_torch, start, strict=True):
+        torch.testing.assert_close(moved, expected)
+        assert not torch.equal(moved[rows], before[rows])
+        torch.testing.assert_close(moved[[1, 2, 5, 6, 7]], before[[1, 2, 5, 6, 7]])
+    unsorted = [t.clone() for t in start]
+    arrays = [t.numpy() for t in unsorted]
+    assert not _adam_rows_cpu(*arrays, np.array([3, 0]), values[:2].numpy(), *rule)
+    assert not _adam_rows_cpu(*arrays, np.array([3, 3]), values[:2].numpy(), *rule)
+    for left, before in zip(unsorted, start, strict=True):
+        assert torch.equal(left, before)
+
+
 @pytest.mark.parametrize("frozen", [False, True])
 @pytest.mark.parametrize("pooling", POOLINGS)
 def test_fused_kernels_and_the_torch_pooling_agree(pooling, frozen):
     """The CPU's numba kernels and the torch formulation (the GPU's path, run here on the CPU)
     give the same outputs and gradients, in double precision, with tied rows."""
-    from dan_dice.bag_pooling import _Pool
+    from dan_dice.bag_pooling import TorchPool
     from dan_dice.fused_pooling import FusedPool
 
     ids, offsets, _ = batch(5, n_texts=11)
     parts = tuple(pooling.split("+"))
     results = []
-    for pool in (FusedPool, _Pool):
+    for pool in (FusedPool, TorchPool):
         torch.manual_seed(0)
         weights = torch.tensor(table(), dtype=torch.float64, requires_grad=not frozen)
         attention = torch.randn(DIM, dtype=torch.float64, requires_grad=True)
