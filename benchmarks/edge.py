@@ -10,11 +10,12 @@ peak resident memory of a fresh process that loads the artifact and predicts, an
 Latency and throughput are from raw text (tokenization included), after a warm-up on the
 training texts, timed on the unseen test texts. A small profile splits each call into
 tokenising, the executor and the rest, and the peak memory into imports, load and prediction,
-so that a missed target says why. ``--before`` adds the ratio to an earlier report's
-throughput and latency. Writes ``reports/edge.md``.
+so that a missed target says why. ``--before`` adds the ratio to each earlier report's
+throughput and latency (issue 22 asks for 3x the runtime of its filing, 250c2b9's; 0.1's, with
+mean pooling, is the other usual baseline). Writes ``reports/edge.md``.
 
-    python benchmarks/edge.py [--data-dir DIR] [--report reports/edge.md] [--before OLD.md]
-                              [--quick]
+    python benchmarks/edge.py [--data-dir DIR] [--report reports/edge.md]
+                              [--before OLD.md [OLD.md ...]] [--quick]
 
 ``--quick`` is a smoke test of this script: a subset of the texts, 3 epochs, few repeats.
 """
@@ -58,7 +59,7 @@ POOLINGS = (DEFAULTS, "mean")
 EXECUTORS = ("onnxruntime", "numpy")
 TARGETS = {"texts_per_s": 300_000, "p50_us": 30.0, "rss_mb": 64.0, "size_mb": 1.0, "f1_gap": 0.005}
 """Issue 22's targets for the defaults' artifacts: throughput at least (its goal; the floor is
-3x the earlier release, see ``--before``), the others at most (p50: its goal is 15 µs; size:
+3x an earlier runtime, see ``--before``), the others at most (p50: its goal is 15 µs; size:
 the int8 artifact; F1 gap: any artifact against the torch model)."""
 QUICK = {"train": 3000, "val": 1000, "test": 2000, "max_epochs": 3}
 """``--quick``: the first texts of each part, and the most epochs of the fit."""
@@ -293,7 +294,9 @@ def _ratios(row: dict, before: dict) -> str:
     )
 
 
-def render(rows: list[dict], args, command: str, started: str, before: dict) -> str:
+def render(rows: list[dict], args, command: str, started: str, befores: dict) -> str:
+    """The report: the table of every row, the targets, the ratios to each earlier report
+    in ``befores`` (by path) and the profile."""
     edge = [r for r in rows if "split" in r]
     table = [
         f"| {r['dataset']} | {r['pooling']} | {r['runtime']} | {r['size_mb']:.2f} MB "
@@ -302,12 +305,13 @@ def render(rows: list[dict], args, command: str, started: str, before: dict) -> 
         for r in rows
     ]
     checks = [*CHECKS]
-    if before:
-        checks.insert(1, ("batch throughput ≥ 3× before", "speedup", True, "{:.2f}×"))
+    for n, (path, before) in enumerate(befores.items()):
+        key = f"speedup {path}"
+        checks.insert(1 + n, (f"batch throughput ≥ 3× `{path}`", key, True, "{:.2f}×"))
         for r in edge:
             old = before.get((r["dataset"], r["quantization"]))
             if old is not None:
-                r["speedup"] = r["texts_per_s"] / old["texts_per_s"]
+                r[key] = r["texts_per_s"] / old["texts_per_s"]
     targets = []
     for what, key, at_least, form in checks:
         for r in edge:
@@ -315,9 +319,10 @@ def render(rows: list[dict], args, command: str, started: str, before: dict) -> 
                 continue
             if key == "size_mb" and r["quantization"] != "int8":
                 continue
-            target = 3.0 if key == "speedup" else TARGETS[key]
+            speedup = key.startswith("speedup")
+            target = 3.0 if speedup else TARGETS[key]
             verdict = _verdict(r[key], target, at_least, form)
-            why = _why(r, key) if verdict != "met" and key != "speedup" else ""
+            why = _why(r, key) if verdict != "met" and not speedup else ""
             targets.append(
                 f"| {what} | {r['dataset']} {r['runtime']} | {form.format(r[key])} "
                 f"| {verdict} | {why} |"
@@ -334,10 +339,10 @@ def render(rows: list[dict], args, command: str, started: str, before: dict) -> 
             + " MB |"
         )
     speed = []
-    if before:
-        speed = [
+    for path, before in befores.items():
+        speed += [
             "",
-            f"## Against the earlier report (`{args.before}`)",
+            f"## Against the earlier report `{path}`",
             "",
             "Throughput and p50 latency of each artifact of the defaults over the earlier "
             "report's onnxruntime row of the same dataset and weights (above 1: faster now). "
@@ -422,20 +427,22 @@ def main() -> int:
     parser.add_argument("--report", "--out", type=Path, default=Path("reports/edge.md"))
     parser.add_argument("--messages", type=int, help="single-message calls (default 3000)")
     parser.add_argument("--repeats", type=int, help="throughput runs, best kept (default 10)")
-    parser.add_argument("--before", type=Path, help="an earlier edge report to compare with")
+    parser.add_argument(
+        "--before", type=Path, nargs="+", default=[], help="earlier edge reports to compare with"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: a subset of the texts")
     args = parser.parse_args()
     args.messages = (300 if args.quick else 3000) if args.messages is None else args.messages
     args.repeats = (2 if args.quick else 10) if args.repeats is None else args.repeats
     if min(args.messages, args.repeats) < 1:
         raise ValueError("--messages and --repeats must be at least 1")
-    before = read_before(args.before) if args.before else {}
+    befores = {path: read_before(path) for path in args.before}
     torch.set_num_threads(1)
     threadpool_limits(1)  # numpy's BLAS
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     with tempfile.TemporaryDirectory() as tmp:
         rows = [row for name in DATASETS for row in benchmark(name, args, Path(tmp))]
-    report = render(rows, args, " ".join(["python", *sys.argv]), started, before)
+    report = render(rows, args, " ".join(["python", *sys.argv]), started, befores)
     atomic_write_text(args.report, stamp(report, Path(__file__)))
     print(report)
     return 0
