@@ -108,7 +108,7 @@ def test_top_tokens_of_the_surest_positives_are_top_log_odds_words(
     """The issue's check: the top token of each of the 20 texts the model is surest about is
     one of the 100 words of highest log-odds. It holds for attention pooling (20, 19, 20 of 20
     on SMS with random_state 0, 1, 2; 20 on cyberbullying), and for the default attention+max
-    on cyberbullying (20, 19, 20). On SMS the default's maximum credits the token that holds a
+    on cyberbullying (20 for each). On SMS the default's maximum credits the token that holds a
     coordinate's maximum, frequent or not: 16, 9 and 8 of 20 for random_state 0, 1, 2 (its misses
     "3.00", 304th, in a price; "operator", 101st; with other seeds "ur", "-", "wk", "mins").
     The README says so, and points users who explain to attention pooling."""
