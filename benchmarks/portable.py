@@ -6,10 +6,10 @@ load): torch's ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512 where the CPU has 
 ``MKL_ENABLE_INSTRUCTIONS`` (AVX512, AVX2, SSE4_2) or the CPU numba compiles the training
 kernels for, ``NUMBA_CPU_NAME`` (generic x86-64, and haswell, an AVX2 CPU, where this one has
 AVX2), each alone; in portable mode its variables (``dan_dice.portable.PORTABLE_ENV``) are set
-on top, so a forced torch level or numba CPU is overridden there. Every process fits the same models (the study grid's network, one
-seed, a few epochs, on SMS) and hashes their test probabilities; a fit "changes" when its hash
-differs from the same fit's with nothing forced in the same mode. Writes
-``reports/portable.md``.
+on top, so a forced torch level or numba CPU is overridden there. Every process fits the same
+models (the study grid's network, one seed, a few epochs, on SMS) and hashes their test
+probabilities; a fit "changes" when its hash differs from the same fit's with nothing forced in
+the same mode. Writes ``reports/portable.md``.
 
     python benchmarks/portable.py [--data-dir D] [--losses dice wbce] [--epochs 5]
 """
