@@ -36,12 +36,15 @@ from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
 from dan_dice.metrics import scores
+from dan_dice.multilabel_experiments import load_multilabel_split
 from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 from dan_dice.splits import Split
 from dan_dice.study_data import load_split
 
 TASKS = ("sms", "cyberbullying", "stormfront", "cyberbullying6")
+WIDTH_TASKS = (*TASKS, "goemotions")
+"""The width is checked on multi-label too: GoEmotions, on its train part, judged on dev."""
 SIZES = (200, 1000, 5000)
 PREVIOUS = {
     "loss": "dice",
@@ -72,6 +75,13 @@ ARMS = {
 MORE_SEEDS = ("defaults", "pooling=attention", "pooling=mean")
 """Arms fit with ``--adoption-seeds`` seeds: the pooling is adopted on those."""
 SIZE_ARMS = ("defaults", "pooling=attention", "patience_steps=0", "previous defaults")
+WIDTHS = {
+    f"hidden_sizes={sizes}": {"pooling": "attention+max", "hidden_sizes": sizes}
+    for sizes in ((256, 128, 64), (128, 64, 32))
+}
+"""The defaults at two network widths, widest first, fit with ``--adoption-seeds`` seeds on
+the full training part and ``--seeds`` at every size: the width is a cost, chosen as the
+narrowest whose validation score holds (``holds_score``) on every task at every size."""
 ADOPT_WINS = 3
 """An alternative replaces a default when it has the higher validation score in this many of
 the tasks."""
@@ -100,6 +110,13 @@ def main() -> int:
             for size in SIZES
             for seed in range(args.seeds)
         ]
+    for arm in WIDTHS:
+        jobs += [
+            (task, arm, size, seed)
+            for task in WIDTH_TASKS
+            for size in ((None, *SIZES) if task in TASKS else (None,))
+            for seed in range(args.adoption_seeds if size is None else args.seeds)
+        ]
     records = _run(jobs, Path(args.out), args)
     command = "python benchmarks/defaults.py " + " ".join(sys.argv[1:])
     text = render(pd.DataFrame(records), command.strip(), args.seeds)
@@ -111,7 +128,7 @@ def main() -> int:
 def arm_params(task: str, arm: str) -> dict:
     """Every parameter of the estimator an arm fits on ``task`` (its journal key, so that a
     change of a default refits exactly the arms it changes)."""
-    changes = ARMS[arm]
+    changes = (ARMS | WIDTHS)[arm]
     params = DANClassifier(**({} if changes is None else {**BASE, **changes})).get_params()
     if task == "cyberbullying6" and params["loss"] == "dice":
         params["loss"] = "multiclass_dice"
@@ -129,6 +146,8 @@ def fit_one(split: Split, task: str, arm: str, size: int | None, seed: int) -> d
     clf = DANClassifier(**{**arm_params(task, arm), "random_state": seed})
     record = {"key": _key(task, arm, size, seed), "task": task, "arm": arm, "size": size}
     record |= {"seed": seed, **fit_at_size(clf, split, size, seed)}
+    if task == "goemotions":  # judged on dev only, as benchmarks/stopping.py judges it
+        return record | {"test": float("nan"), "test_accuracy": float("nan")}
     test = scores(split.y_test, clf.predict(split.X_test), n_classes)
     record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
     record["test_accuracy"] = test["accuracy"]
@@ -138,11 +157,15 @@ def fit_one(split: Split, task: str, arm: str, size: int | None, seed: int) -> d
 def _run(jobs: list[tuple], out: Path, args: argparse.Namespace) -> list[dict]:
     """Fit every job not yet in the journal, two at a time by default, journaling each."""
     splits = {task: load_split(task, args.data_dir) for task in TASKS}
+    splits["goemotions"] = load_multilabel_split(args.data_dir)
     jobs = [job for job in jobs if job[2] is None or job[2] < len(splits[job[0]].X_train)]
     jobs.sort(key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
+    keyed: dict[str, tuple] = {}
+    for job in jobs:
+        keyed.setdefault(_key(*job), job)  # an arm may share another's fits
     records = run_fits(
         out / f"fits-{code_fingerprint()}.jsonl",  # fits of other code are not reused
-        [(_key(*job), (splits[job[0]], *job)) for job in jobs],
+        [(key, (splits[job[0]], *job)) for key, job in keyed.items()],
         lambda record: record["key"],
         fit_one,
         args.jobs,
@@ -151,8 +174,8 @@ def _run(jobs: list[tuple], out: Path, args: argparse.Namespace) -> list[dict]:
             f"val {r['val']:.4f} test {r['test']:.4f} ({r['seconds']:.0f} s, {r['epochs']} epochs)"
         ),
     )
-    wanted = {_key(*job): job for job in jobs}
-    return [{**r, "arm": wanted[r["key"]][1]} for r in records if r["key"] in wanted]
+    by_key = {record["key"]: record for record in records}
+    return [{**by_key[_key(*job)], "arm": job[1]} for job in jobs if _key(*job) in by_key]
 
 
 def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
@@ -165,10 +188,10 @@ def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
     for task in TASKS:
         table[f"{task} val"] = by_arm[("val", task)]
         table[f"{task} test"] = by_arm[("test", task)]
-    table["mean val"] = table[[f"{t} val" for t in TASKS]].mean(1)
-    table["mean test"] = table[[f"{t} test" for t in TASKS]].mean(1)
+    table["mean val"] = table[[f"{t} val" for t in TASKS]].mean(axis=1)
+    table["mean test"] = table[[f"{t} test" for t in TASKS]].mean(axis=1)
     table = table.round(4)
-    table["seconds per fit"] = by_arm["seconds"][list(TASKS)].mean(1).round(1)
+    table["seconds per fit"] = by_arm["seconds"][list(TASKS)].mean(axis=1).round(1)
     table = table.rename_axis("arm").reset_index()
     best = table.loc[table["mean val"].idxmax(), "arm"]
     seeds = full.groupby("arm")["seed"].nunique()
@@ -188,7 +211,7 @@ def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
     adoption = adoption.groupby(["task", "arm"])[["val", "test"]].agg(["mean", "std"]).round(4)
     adoption.columns = [f"{score} {stat}" for score, stat in adoption.columns]
 
-    sized = runs[runs["size"].notna()].copy()
+    sized = runs[runs["size"].notna() & ~runs["arm"].isin(list(WIDTHS))].copy()
     sized["size"] = sized["size"].astype(int)
     size_table = (
         sized.groupby(["task", "size", "arm"])
@@ -231,7 +254,58 @@ def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
         "`fit(X, y)` on a stratified sample of the training part with the estimator's own "
         "validation split; test on the whole test part. `collapse_warnings` counts the fits "
         "that warned of a one-class model.\n\n"
-        f"{to_markdown(size_table)}\n"
+        f"{to_markdown(size_table)}\n\n" + render_widths(runs)
+    )
+
+
+def holds_score(candidate: pd.Series, reference: pd.Series) -> bool:
+    """Whether a candidate's seeds score within noise of the reference's: the difference of
+    the means is within one standard deviation of the reference's seeds (or above it)."""
+    return candidate.mean() >= reference.mean() - reference.std()
+
+
+def render_widths(runs: pd.DataFrame) -> str:
+    """The section on the network's width: each width's validation score (mean ± std over its
+    seeds), test score and cost per task and size, and the narrowest width that holds."""
+    runs = runs[runs["arm"].isin(list(WIDTHS))].copy()
+    runs["order"] = runs["arm"].map(list(WIDTHS).index)
+    runs = runs.sort_values(["task", "size", "order"], na_position="last")  # size "all" last
+    runs["size"] = runs["size"].map(lambda size: "all" if pd.isna(size) else str(int(size)))
+    widest = next(iter(WIDTHS))
+    rows, holds = [], {arm: True for arm in WIDTHS}
+    for (task, size), cell in runs.groupby(["task", "size"], sort=False):
+        reference = cell.loc[cell["arm"] == widest, "val"]
+        for arm, fits in cell.groupby("arm", sort=False):
+            held = holds_score(fits["val"], reference)
+            holds[arm] &= held
+            rows.append(
+                {
+                    "task": task,
+                    "size": size,
+                    "arm": arm,
+                    "val": f"{fits['val'].mean():.4f} ± {fits['val'].std():.4f}",
+                    "test": round(fits["test"].mean(), 4),
+                    "holds": "yes" if held else "no",
+                    "epochs": round(fits["epochs"].mean(), 1),
+                    "seconds": round(fits["seconds"].mean(), 2),
+                    "fits": len(fits),
+                }
+            )
+    table = pd.DataFrame(rows)
+    narrowest = [arm for arm in WIDTHS if holds[arm]][-1]
+    default = next(arm for arm, params in WIDTHS.items() if holds_defaults(params))
+    return (
+        "## The network's width\n\n"
+        "The defaults at each width of the three hidden layers, on the full training part "
+        "and at every size (GoEmotions: train, judged by dev macro-F1; `fits`: the seeds). "
+        "The width is a cost: a narrower network does fewer products in training and at the "
+        "edge, so the narrowest width whose validation score holds is chosen. A width holds "
+        "in a cell when its mean validation score is at least the "
+        f"widest's (`{widest}`) mean minus one standard deviation of the widest's seeds; "
+        "`seconds`: a fit, two fits running side by side.\n\n"
+        f"{to_markdown(table)}\n\n"
+        f"Widths that hold in every cell: **{', '.join(a for a in WIDTHS if holds[a])}**; "
+        f"the narrowest: **{narrowest}**; in the estimator's defaults: **{default}**.\n"
     )
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from dan_dice.bag_pooling import GatherRows, TorchPool, unique_rows
+from dan_dice.bag_pooling import TorchPool, pool_bags
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.fused_pooling import FusedPool
@@ -49,8 +49,7 @@ def step(pool, table, att, ids, offsets, parts, grad):
     """Forward and backward of one pooling as ``pool_bags`` runs it: the pooled batch and
     both gradients."""
     table.grad = att.grad = None
-    rows, local = unique_rows(ids, len(table))
-    pooled = pool.apply(GatherRows.apply(table, rows), att, local, offsets, parts)
+    pooled = pool_bags(table, ids, offsets, parts, att, pool=pool)
     pooled.backward(grad)
     return pooled.detach(), table.grad, att.grad
 

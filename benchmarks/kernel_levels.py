@@ -49,7 +49,7 @@ first."""
 
 def run_grid(mode: str, forced: str, out: Path, args: argparse.Namespace) -> float:
     """Run the study grid into ``out`` with ``forced`` set (and portable mode); its wall time."""
-    env = {k: v for k, v in os.environ.items() if k not in (*PORTABLE_ENV, "MKL_CBWR")}
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV}
     env.pop("MKL_ENABLE_INSTRUCTIONS", None)
     if forced:
         name, value = forced.split("=")

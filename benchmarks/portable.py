@@ -1,14 +1,15 @@
 """Portable mode measured: do a few small fits give the same bits under every kernel level this
 CPU offers, with and without ``--portable`` (``dan_dice.portable``), and what does it cost?
 
-Each forced choice runs in a fresh process (the variables are read when torch and MKL load):
-torch's ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512 where the CPU has it) or MKL's
-``MKL_ENABLE_INSTRUCTIONS`` (AVX512, AVX2, SSE4_2), each alone; in portable mode
-``ATEN_CPU_CAPABILITY=default`` and ``MKL_CBWR=COMPATIBLE`` are set on top, so a forced torch
-level is overridden there. Every process fits the same models (the study grid's network, one
-seed, a few epochs, on SMS) and hashes their test probabilities; a fit "changes" when its hash
-differs from the same fit's with nothing forced in the same mode. Writes
-``reports/portable.md``.
+Each forced choice runs in a fresh process (the variables are read when torch, MKL and numba
+load): torch's ``ATEN_CPU_CAPABILITY`` (default, avx2, avx512 where the CPU has it), MKL's
+``MKL_ENABLE_INSTRUCTIONS`` (AVX512, AVX2, SSE4_2) or the CPU numba compiles the training
+kernels for, ``NUMBA_CPU_NAME`` (generic x86-64, and haswell, an AVX2 CPU, where this one has
+AVX2), each alone; in portable mode its variables (``dan_dice.portable.PORTABLE_ENV``) are set
+on top, so a forced torch level or numba CPU is overridden there. Every process fits the same
+models (the study grid's network, one seed, a few epochs, on SMS) and hashes their test
+probabilities; a fit "changes" when its hash differs from the same fit's with nothing forced in
+the same mode. Writes ``reports/portable.md``.
 
     python benchmarks/portable.py [--data-dir D] [--losses dice wbce] [--epochs 5]
 """
@@ -77,12 +78,14 @@ def forced_choices() -> list[tuple[str, str]]:
         ("", ""),
         *(("ATEN_CPU_CAPABILITY", level) for level in cpu_levels()),
         *(("MKL_ENABLE_INSTRUCTIONS", level) for level in MKL_LEVELS),
+        ("NUMBA_CPU_NAME", "generic"),
+        *((("NUMBA_CPU_NAME", "haswell"),) if "avx2" in cpu_levels() else ()),
     ]
 
 
 def fit_once(variable: str, value: str, portable: bool, args: argparse.Namespace) -> dict:
     """Run the fits in a fresh process with ``variable=value`` forced (and portable mode)."""
-    env = {k: v for k, v in os.environ.items() if k not in (*PORTABLE_ENV, "MKL_CBWR")}
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV}
     env.pop("MKL_ENABLE_INSTRUCTIONS", None)
     if variable:
         env[variable] = value

@@ -126,17 +126,19 @@ def pool_bags(
     offsets: torch.Tensor,
     parts: tuple[str, ...],
     attention: torch.Tensor | None = None,
+    pool: type[torch.autograd.Function] | None = None,
 ) -> torch.Tensor:
     """Each text's pooled vector: its ``parts`` (``"mean"``, ``"attention"``, ``"max"``, in
     that order) side by side, from the rows ``table[ids]`` of the texts starting at
     ``offsets``; ``attention`` is the scoring vector of the attention part. A table being
-    fine-tuned gets a sparse gradient of one row per distinct id (:class:`GatherRows`). On the
-    CPU the numba kernels of :mod:`dan_dice.fused_pooling` pool, elsewhere :class:`TorchPool`."""
+    fine-tuned gets a sparse gradient of one row per distinct id (:class:`GatherRows`). ``pool``
+    pools; by default the numba kernels of :mod:`dan_dice.fused_pooling` on the CPU,
+    :class:`TorchPool` elsewhere."""
     if attention is None:
         attention = table.new_zeros(table.shape[1])
     if table.requires_grad and torch.is_grad_enabled():
         rows, ids = unique_rows(ids, len(table))
         table = GatherRows.apply(table, rows)
-    if table.device.type == "cpu":
-        return FusedPool.apply(table, attention, ids, offsets, parts)
-    return TorchPool.apply(table, attention, ids, offsets, parts)
+    if pool is None:
+        pool = FusedPool if table.device.type == "cpu" else TorchPool
+    return pool.apply(table, attention, ids, offsets, parts)

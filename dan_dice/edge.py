@@ -123,8 +123,10 @@ class EdgeClassifier:
 
         ``executor`` computes the graph (:mod:`dan_dice.executors`): ``"onnxruntime"`` (with
         ``n_threads`` intra-op threads), ``"numpy"`` (one thread, onnxruntime not imported:
-        about 35 MB less memory, a few µs slower a message, up to 10 % in batches,
-        ``reports/edge.md``) or ``"auto"``: onnxruntime where it is installed, numpy otherwise.
+        30-35 MB less memory, a few µs slower a message, up to 10 % in batches,
+        ``reports/edge.md``) or ``"auto"``: numpy on one thread, which keeps a process that
+        loads and predicts within issue 22's 64 MB; onnxruntime for more threads, or for an
+        artifact whose graph the numpy executor does not know (dan_dice 0.1's int8).
         """
         if not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
@@ -179,28 +181,22 @@ _FIRST = np.zeros(1, dtype=np.int64)
 def _executor(
     meta: dict[str, Any], model: bytes, n_threads: int, executor: str
 ) -> NumpyExecutor | OnnxExecutor:
-    """The executor of an artifact's graph, checked against its metadata."""
-    if executor == "auto":
-        installed = importlib.util.find_spec("onnxruntime") is not None
-        executor = "onnxruntime" if installed or n_threads > 1 else "numpy"
-    width = len(meta["classes"])
-    if executor == "onnxruntime":
-        session = OnnxExecutor(model, n_threads, meta["pad_id"])
-        inputs, outputs = session.signature()
-        if inputs != [("ids", "tensor(int64)")] or outputs != [("probabilities", width)]:
-            raise ValueError(
-                f"has a graph that does not match its metadata: inputs {inputs}, "
-                f"outputs {outputs} (name, width) for {width} classes"
-            )
-        return session
+    """The executor of an artifact's graph, checked against its metadata. ``"auto"`` is numpy
+    on one thread (onnxruntime never imported: 30-35 MB less memory) and onnxruntime on
+    more, or for a graph the numpy executor does not know."""
+    if executor == "onnxruntime" or (executor == "auto" and n_threads > 1):
+        return _onnx_executor(meta, model, n_threads)
     try:
         arrays = read_initializers(model)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"holds an invalid ONNX model ({one_line(exc)})") from exc
+    width = len(meta["classes"])
     pooling = meta.get("pooling", "mean")
     task = meta.get("task") or single_label_task(width)
     numpy = NumpyExecutor.from_initializers(arrays, task, pooling)
     if numpy is None:
+        if executor == "auto" and importlib.util.find_spec("onnxruntime") is not None:
+            return _onnx_executor(meta, model, n_threads)
         raise ValueError(
             "has a graph whose weights the numpy executor does not know (an artifact of "
             "dan_dice 0.1 before its row-wise int8 codes): install onnxruntime to run it, or "
@@ -215,6 +211,19 @@ def _executor(
             f"of {numpy.table.shape[1]}-d vectors and {meta['pad_id']} tokens plus padding"
         )
     return numpy
+
+
+def _onnx_executor(meta: dict[str, Any], model: bytes, n_threads: int) -> OnnxExecutor:
+    """An onnxruntime session of the graph, checked against the metadata's classes."""
+    width = len(meta["classes"])
+    session = OnnxExecutor(model, n_threads, meta["pad_id"])
+    inputs, outputs = session.signature()
+    if inputs != [("ids", "tensor(int64)")] or outputs != [("probabilities", width)]:
+        raise ValueError(
+            f"has a graph that does not match its metadata: inputs {inputs}, "
+            f"outputs {outputs} (name, width) for {width} classes"
+        )
+    return session
 
 
 def seal(data: bytes) -> bytes:

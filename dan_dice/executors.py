@@ -31,6 +31,8 @@ from .files import one_line
 CHUNK = 64
 """Most texts per chunk; texts are sorted by length first, so little is padding."""
 CELLS = 4096
+HEAD_ROWS = 1024
+"""Most pooled texts the numpy executor's MLP takes at a time: bounds its working memory."""
 """Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
 PADDING = -1e9
 """The padding's attention score and, where a maximum is taken, its vector's values."""
@@ -104,10 +106,15 @@ class NumpyExecutor:
         return self.layers[0][0].shape[0]
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``."""
+        """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``: pooled in padded
+        chunks, then the MLP over :data:`HEAD_ROWS` pooled texts at a time (its products are
+        most of a batch's work, and few large ones run faster than many small ones)."""
         if len(offsets) == 1:
             return self.one(ids)
-        return in_chunks(self.run, ids, offsets, self.pad_id)
+        pooled = in_chunks(self.pool, ids, offsets, self.pad_id)
+        return np.concatenate(
+            [self._head(pooled[i : i + HEAD_ROWS]) for i in range(0, len(pooled), HEAD_ROWS)]
+        )
 
     def one(self, ids: np.ndarray) -> np.ndarray:
         """Probabilities ``[1, outputs]`` of one text's ids (no padding): the fewest array
@@ -133,8 +140,9 @@ class NumpyExecutor:
             np.maximum(hidden, 0, out=hidden)
         return _output(np.dot(hidden, self.folded[-1])[None], self.task)
 
-    def run(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Probabilities of padded ids ``[batch, tokens]`` whose texts have ``lengths``."""
+    def pool(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The pooled vectors ``[batch, width]`` of padded ids ``[batch, tokens]`` whose texts
+        have ``lengths``, parts in the graph's order."""
         rows = self.table.take(ids.T, axis=0)  # [tokens, batch, dim]: fast maxima over tokens
         by_text = rows.transpose(1, 0, 2)
         parts = []
@@ -154,12 +162,11 @@ class NumpyExecutor:
             parts.append(np.matmul(weights.astype(np.float32)[:, None], by_text)[:, 0])
         if self.has_max:
             parts.append(rows.max(axis=0))
-        return self._head(parts)
+        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
 
-    def _head(self, parts: list[np.ndarray]) -> np.ndarray:
-        """The MLP and the output ``[batch, outputs]`` on the pooled parts ``[batch, dim]`` (in
-        the graph's order)."""
-        hidden = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+    def _head(self, pooled: np.ndarray) -> np.ndarray:
+        """The MLP and the output ``[batch, outputs]`` on the pooled vectors ``[batch, width]``."""
+        hidden = pooled
         for i, (w, b) in enumerate(self.layers):
             hidden = hidden @ w
             hidden += b

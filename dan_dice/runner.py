@@ -128,8 +128,8 @@ def add_run_options(parser: argparse.ArgumentParser, fresh_help: str) -> None:
     add(
         "--portable",
         action="store_true",
-        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE "
-        "(slower; also $DAN_DICE_PORTABLE=1)",
+        help="the same bits on every CPU: ATEN_CPU_CAPABILITY=default, MKL_CBWR=COMPATIBLE, "
+        "NUMBA_CPU_NAME=generic (slower; also $DAN_DICE_PORTABLE=1)",
     )
     add("--fresh", action="store_true", help=fresh_help)
 

@@ -282,10 +282,11 @@ def _adam_rows(param, exp_avg, exp_avg_sq, rows, values, size, beta1, beta2, eps
 class LazyAdam(torch.optim.Optimizer):
     """Adam on the rows that a sparse gradient names, the other rows and their moments left
     as they are: the update :class:`torch.optim.SparseAdam` makes, without its sparse-tensor
-    arithmetic. On the CPU a numba kernel makes it in one pass over the rows (0.1 ms of a
-    cyberbullying step instead of 0.5); elsewhere row gathers and scatters do. A gradient whose
-    rows are sorted and unique, as :func:`~dan_dice.bag_pooling.pool_bags` builds it, is used
-    as it is; any other is coalesced first."""
+    arithmetic. On the CPU a numba kernel makes it in one pass over the rows (a defaults step
+    on cyberbullying: 0.34 ms instead of 0.53 under ``torch.profiler``); elsewhere row gathers
+    and scatters do. A gradient whose rows are sorted and unique, as
+    :func:`~dan_dice.bag_pooling.pool_bags` builds it, is used as it is; any other is coalesced
+    first."""
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})

@@ -75,6 +75,17 @@ def test_predicts_where_torch_and_friends_cannot_be_imported(edge, artifact):
     )
 
 
+def test_the_default_executor_never_imports_onnxruntime(artifact):
+    """A process that loads an artifact with the defaults and predicts holds neither torch nor
+    onnxruntime: the smallest memory of issue 22's edge process."""
+    code = (
+        "import sys; from dan_dice.edge import EdgeClassifier; "
+        "clf = EdgeClassifier.load(sys.argv[1]); clf.predict(['free prize now', 'hello']); "
+        "print(clf.executor, sorted({'torch', 'onnxruntime', 'onnx'} & set(sys.modules)))"
+    )
+    assert _python(code, str(artifact)).split() == ["numpy", "[]"]
+
+
 def test_numpy_executor_runs_where_onnxruntime_cannot_be_imported(edge, artifact):
     texts = ["free prize now", "", "hello mom"]
     code = (

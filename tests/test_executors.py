@@ -112,9 +112,13 @@ def test_weights_the_numpy_executor_does_not_know_go_to_onnxruntime(models, tmp_
         meta = archive.read("meta.json")
     renamed = tmp_path / "renamed.dan"
     renamed.write_bytes(package({"meta.json": meta, "model.onnx": model.SerializeToString()}))
-    expected = EdgeClassifier.load(path).predict_proba(["free prize", "hello"])
-    edge = EdgeClassifier.load(renamed, executor="onnxruntime")
-    np.testing.assert_array_equal(edge.predict_proba(["free prize", "hello"]), expected)
+    expected = EdgeClassifier.load(path, executor="onnxruntime").predict_proba(
+        ["free prize", "hello"]
+    )
+    for executor in ("onnxruntime", "auto"):  # "auto" falls back to onnxruntime
+        edge = EdgeClassifier.load(renamed, executor=executor)
+        assert edge.executor == "onnxruntime"
+        np.testing.assert_array_equal(edge.predict_proba(["free prize", "hello"]), expected)
     with pytest.raises(ValueError, match=r"renamed\.dan has a graph whose weights the numpy"):
         EdgeClassifier.load(renamed, executor="numpy")
 
@@ -135,6 +139,7 @@ def test_unknown_executor_and_threads(models, tmp_path):
         EdgeClassifier.load(path, executor="torch")
     with pytest.raises(ValueError, match="numpy executor runs on one thread"):
         EdgeClassifier.load(path, executor="numpy", n_threads=2)
+    assert EdgeClassifier.load(path).executor == "numpy"  # "auto" on one thread
     assert EdgeClassifier.load(path, n_threads=2).executor == "onnxruntime"
 
 

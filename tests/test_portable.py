@@ -28,12 +28,13 @@ def _python(code: str, **env: str) -> str:
 
 def test_the_switch_pins_torchs_kernels_in_a_fresh_process():
     code = (
-        "from dan_dice import portable; on = portable.enable(); import torch; "
+        "from dan_dice import portable; on = portable.enable(); import torch, numba; "
         "from dan_dice.journal import software_fingerprint; "
-        "print(on, torch.backends.cpu.get_cpu_capability(), software_fingerprint()['portable'])"
+        "print(on, torch.backends.cpu.get_cpu_capability(), software_fingerprint()['portable'], "
+        "numba.config.CPU_NAME, repr(numba.config.CPU_FEATURES))"
     )
-    assert _python(code, DAN_DICE_PORTABLE="1") == "True DEFAULT True"
-    assert _python(code).split()[::2] == ["False", "False"]
+    assert _python(code, DAN_DICE_PORTABLE="1") == "True DEFAULT True generic ''"
+    assert _python(code).split()[:3:2] == ["False", "False"]
 
 
 def test_the_switch_after_torch_is_a_clear_error(monkeypatch):
@@ -41,7 +42,7 @@ def test_the_switch_after_torch_is_a_clear_error(monkeypatch):
 
     for name in portable.PORTABLE_ENV:
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(ValueError, match="before torch is imported"):
+    with pytest.raises(ValueError, match="before torch and numba are imported"):
         portable.enable(True)
     monkeypatch.delenv(portable.SWITCH, raising=False)
     assert portable.enable(False) is False and not portable.active()
