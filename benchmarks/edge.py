@@ -312,7 +312,7 @@ def render(rows: list[dict], args, command: str, started: str, befores: dict) ->
             old = before.get((r["dataset"], r["quantization"]))
             if old is not None:
                 r[key] = r["texts_per_s"] / old["texts_per_s"]
-    targets = []
+    targets, tally = [], {}
     for what, key, at_least, form in checks:
         for r in edge:
             if r["pooling"] != DEFAULTS or key not in r:
@@ -322,6 +322,12 @@ def render(rows: list[dict], args, command: str, started: str, befores: dict) ->
             speedup = key.startswith("speedup")
             target = 3.0 if speedup else TARGETS[key]
             verdict = _verdict(r[key], target, at_least, form)
+            counts = tally.setdefault(what, [0, 0, 0, 0])  # met, rows; met, rows of numpy
+            counts[0] += verdict == "met"
+            counts[1] += 1
+            if r["executor"] == "numpy":
+                counts[2] += verdict == "met"
+                counts[3] += 1
             why = _why(r, key) if verdict != "met" and not speedup else ""
             targets.append(
                 f"| {what} | {r['dataset']} {r['runtime']} | {form.format(r[key])} "
@@ -397,6 +403,13 @@ def render(rows: list[dict], args, command: str, started: str, befores: dict) ->
             "",
             f"Each artifact of the defaults ({DEFAULTS}) on each executor; a miss names where "
             "the time (the profile below) or the memory goes.",
+            "",
+            "| target | met: every row | met: numpy, the default executor |",
+            "|---|---:|---:|",
+            *[f"| {what} | {a} of {b} | {c} of {d} |" for what, (a, b, c, d) in tally.items()],
+            "",
+            "Numpy is the executor `EdgeClassifier.load(path)` picks on one thread "
+            '(`executor="auto"`); the onnxruntime rows are `executor="onnxruntime"`.',
             "",
             "| target | dataset, runtime | measured | verdict | where it goes |",
             "|---|---|---:|---|---|",
