@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from sized_fits import fit_at_size, holds_defaults, run_fits
+from sized_fits import fit_at_size, holds_defaults, run_fits, within_noise
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
@@ -81,7 +81,7 @@ WIDTHS = {
 }
 """The defaults at two network widths, widest first, fit with ``--adoption-seeds`` seeds on
 the full training part and ``--seeds`` at every size: the width is a cost, chosen as the
-narrowest whose validation score holds (``holds_score``) on every task at every size."""
+narrowest whose validation score holds (``within_noise``) on every task at every size."""
 ADOPT_WINS = 3
 """An alternative replaces a default when it has the higher validation score in this many of
 the tasks."""
@@ -258,12 +258,6 @@ def render(runs: pd.DataFrame, command: str, n_seeds: int) -> str:
     )
 
 
-def holds_score(candidate: pd.Series, reference: pd.Series) -> bool:
-    """Whether a candidate's seeds score within noise of the reference's: the difference of
-    the means is within one standard deviation of the reference's seeds (or above it)."""
-    return candidate.mean() >= reference.mean() - reference.std()
-
-
 def render_widths(runs: pd.DataFrame) -> str:
     """The section on the network's width: each width's validation score (mean ± std over its
     seeds), test score and cost per task and size, and the narrowest width that holds."""
@@ -276,7 +270,7 @@ def render_widths(runs: pd.DataFrame) -> str:
     for (task, size), cell in runs.groupby(["task", "size"], sort=False):
         reference = cell.loc[cell["arm"] == widest, "val"]
         for arm, fits in cell.groupby("arm", sort=False):
-            held = holds_score(fits["val"], reference)
+            held = within_noise(fits["val"].mean(), reference.mean(), reference.std())
             holds[arm] &= held
             rows.append(
                 {

@@ -78,3 +78,10 @@ def holds_defaults(params: dict | None) -> bool:
     change), so that a report can tell an adopted candidate from one that is not."""
     defaults = DANClassifier().get_params()
     return params is None or all(defaults[k] == v for k, v in params.items())
+
+
+def within_noise(mean: float, reference_mean: float, reference_sd: float) -> bool:
+    """Whether a candidate's mean validation score holds against a reference's: at least the
+    reference's mean minus one standard deviation of the reference's seeds (the rule by which
+    a default may change, as the stopping rule's and the network's width were measured)."""
+    return mean >= reference_mean - reference_sd

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sized_fits import fit_at_size, holds_defaults, run_fits
+from sized_fits import fit_at_size, holds_defaults, run_fits, within_noise
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
@@ -167,7 +167,7 @@ def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
     for (task, size), group in stats.groupby(["task", "size"], sort=False):
         base = group.set_index("rule").loc[baseline]
         for _, row in group.iterrows():
-            within = row["val"] >= base["val"] - base["val_sd"]
+            within = within_noise(row["val"], base["val"], base["val_sd"])
             if row["rule"] != baseline and not (within and row["collapses"] == 0):
                 verdicts.setdefault(row["rule"], []).append(f"{task} {size or 'all'}")
             rows.append(
