@@ -28,7 +28,7 @@ import pandas as pd
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.machine import environment
-from dan_dice.portable import PORTABLE_ENV
+from dan_dice.portable import PORTABLE_ENV, child_environ
 from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 
@@ -49,11 +49,7 @@ first."""
 
 def run_grid(mode: str, forced: str, out: Path, args: argparse.Namespace) -> float:
     """Run the study grid into ``out`` with ``forced`` set (and portable mode); its wall time."""
-    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV}
-    env.pop("MKL_ENABLE_INSTRUCTIONS", None)
-    if forced:
-        name, value = forced.split("=")
-        env[name] = value
+    env = child_environ(dict([forced.split("=")]) if forced else None)
     flags = ["--portable"] if mode == "portable" else []
     flags += ["--quick"] if args.quick else []
     data = ["--data-dir", args.data_dir] if args.data_dir else []

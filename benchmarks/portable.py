@@ -31,7 +31,7 @@ import pandas as pd
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.machine import environment
-from dan_dice.portable import PORTABLE_ENV
+from dan_dice.portable import PORTABLE_ENV, child_environ
 from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
 
@@ -85,12 +85,7 @@ def forced_choices() -> list[tuple[str, str]]:
 
 def fit_once(variable: str, value: str, portable: bool, args: argparse.Namespace) -> dict:
     """Run the fits in a fresh process with ``variable=value`` forced (and portable mode)."""
-    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_ENV}
-    env.pop("MKL_ENABLE_INSTRUCTIONS", None)
-    if variable:
-        env[variable] = value
-    if portable:
-        env.update(PORTABLE_ENV)
+    env = child_environ({variable: value} if variable else None, portable)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     command = [sys.executable, "-c", _FIT, args.data_dir or "", ",".join(args.losses)]
     done = subprocess.run(

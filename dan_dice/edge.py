@@ -122,11 +122,11 @@ class EdgeClassifier:
         """Open an artifact.
 
         ``executor`` computes the graph (:mod:`dan_dice.executors`): ``"onnxruntime"`` (with
-        ``n_threads`` intra-op threads), ``"numpy"`` (one thread, onnxruntime not imported:
-        30-35 MB less memory, a few µs slower a message, up to 10 % in batches,
-        ``reports/edge.md``) or ``"auto"``: numpy on one thread, which keeps a process that
-        loads and predicts within issue 22's 64 MB; onnxruntime for more threads, or for an
-        artifact whose graph the numpy executor does not know (dan_dice 0.1's int8).
+        ``n_threads`` intra-op threads), ``"numpy"`` (one thread, onnxruntime not imported, so
+        the process needs tens of MB less memory; ``reports/edge.md`` measures both) or
+        ``"auto"``: numpy on one thread, which keeps a process that loads and predicts within
+        issue 22's 64 MB; onnxruntime for more threads, or for an artifact whose graph the
+        numpy executor does not know (dan_dice 0.1's int8).
         """
         if not isinstance(n_threads, int) or isinstance(n_threads, bool) or n_threads < 1:
             raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
@@ -182,7 +182,7 @@ def _executor(
     meta: dict[str, Any], model: bytes, n_threads: int, executor: str
 ) -> NumpyExecutor | OnnxExecutor:
     """The executor of an artifact's graph, checked against its metadata. ``"auto"`` is numpy
-    on one thread (onnxruntime never imported: 30-35 MB less memory) and onnxruntime on
+    on one thread (onnxruntime never imported: tens of MB less memory) and onnxruntime on
     more, or for a graph the numpy executor does not know."""
     if executor == "onnxruntime" or (executor == "auto" and n_threads > 1):
         return _onnx_executor(meta, model, n_threads)

@@ -9,11 +9,10 @@ the padding id (:func:`in_chunks`; a single message as it is), and return the pr
   and can use several threads.
 - :class:`NumpyExecutor` computes the same graph with plain numpy over the weights it reads from
   the ONNX file itself (:func:`read_initializers`, the protobuf wire format: neither ``onnx`` nor
-  onnxruntime is imported), for installs without onnxruntime and for less memory. A single
+  onnxruntime is imported), so a process needs less memory and no onnxruntime install. A single
   message takes its own path (:meth:`NumpyExecutor.one`: 1-D arrays, attention weights
-  exponentiated at load, biases folded into the weights), about 2 µs slower than one session
-  call of the lean graph, and batches up to 10 % slower than onnxruntime's (``reports/edge.md``),
-  so it is not the default where onnxruntime is installed.
+  exponentiated at load, biases folded into the weights). It is the default on one thread;
+  ``reports/edge.md`` measures both executors side by side.
 
 ONNX stays the artifact and the interchange format: the numpy executor only reads its weights.
 """
@@ -31,9 +30,12 @@ from .files import one_line
 CHUNK = 64
 """Most texts per chunk; texts are sorted by length first, so little is padding."""
 CELLS = 4096
-HEAD_ROWS = 1024
-"""Most pooled texts the numpy executor's MLP takes at a time: bounds its working memory."""
 """Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
+HEAD_ROWS = 512
+"""Most pooled texts the numpy executor's MLP takes at a time. Few large products run faster
+than many small ones, but not past this: at 1,024 rows the first hidden layer is a 1 MB array,
+which the C allocator may hand back to the system after each block and fault in again (400 page
+faults and 10-20 % more time a SMS batch, in some processes)."""
 PADDING = -1e9
 """The padding's attention score and, where a maximum is taken, its vector's values."""
 TINY = 1e-30

@@ -25,6 +25,8 @@ PORTABLE_ENV = {
     "NUMBA_CPU_NAME": "generic",
 }
 """The variables portable mode sets."""
+KERNEL_CHOICES = (*PORTABLE_ENV, "MKL_ENABLE_INSTRUCTIONS")
+"""Variables that choose the CPU kernels torch, MKL and numba run."""
 SWITCH = "DAN_DICE_PORTABLE"
 """``DAN_DICE_PORTABLE=1`` turns portable mode on, as ``--portable`` does."""
 
@@ -47,3 +49,14 @@ def enable(requested: bool = False) -> bool:
 def active() -> bool:
     """Whether this process runs with portable mode's variables."""
     return all(os.environ.get(name) == value for name, value in PORTABLE_ENV.items())
+
+
+def child_environ(forced: dict[str, str] | None = None, portable: bool = False) -> dict[str, str]:
+    """The environment for a child process whose kernel choices are set here, not inherited:
+    this one's without :data:`KERNEL_CHOICES`, then ``forced``, then portable mode's variables
+    if ``portable``. Benchmarks compare kernel levels with it."""
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_CHOICES}
+    env.update(forced or {})
+    if portable:
+        env.update(PORTABLE_ENV)
+    return env

@@ -15,7 +15,7 @@ from onnx import numpy_helper
 
 from dan_dice import DANClassifier
 from dan_dice.edge import EdgeClassifier
-from dan_dice.executors import TINY, NumpyExecutor, read_initializers
+from dan_dice.executors import HEAD_ROWS, TINY, NumpyExecutor, read_initializers
 from dan_dice.export import export_model, package
 from dan_dice.pooling import POOLINGS
 
@@ -125,10 +125,12 @@ def test_weights_the_numpy_executor_does_not_know_go_to_onnxruntime(models, tmp_
 
 @pytest.mark.parametrize("executor", ["numpy", "onnxruntime"])
 def test_long_and_many_texts(models, executor, tmp_path):
-    """Chunks of texts sorted by length, and one text longer than a chunk's cells."""
+    """Chunks of texts sorted by length, more texts than the MLP takes at once, and one text
+    longer than a chunk's cells."""
     path = export_model(models["attention+max"], tmp_path / "m.dan")
     edge = EdgeClassifier.load(path, executor=executor)
-    texts = [" ".join(["free", "hello"] * (i % 50)) for i in range(300)] + ["win " * 5000]
+    texts = [" ".join(["free", "hello"] * (i % 50)) for i in range(HEAD_ROWS + 300)]
+    texts.append("win " * 5000)
     alone = np.vstack([edge.predict_proba([text]) for text in texts[::37]])
     np.testing.assert_allclose(edge.predict_proba(texts)[::37], alone, rtol=1e-5, atol=1e-7)
 

@@ -46,3 +46,15 @@ def test_the_switch_after_torch_is_a_clear_error(monkeypatch):
         portable.enable(True)
     monkeypatch.delenv(portable.SWITCH, raising=False)
     assert portable.enable(False) is False and not portable.active()
+
+
+def test_a_childs_environ_sets_its_kernels_here_not_by_inheritance(monkeypatch):
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("KEPT", "1")
+    plain = portable.child_environ()
+    assert plain["KEPT"] == "1" and not set(portable.KERNEL_CHOICES) & plain.keys()
+    forced = portable.child_environ({"NUMBA_CPU_NAME": "haswell"})
+    assert forced["NUMBA_CPU_NAME"] == "haswell" and "ATEN_CPU_CAPABILITY" not in forced
+    pinned = portable.child_environ({"ATEN_CPU_CAPABILITY": "avx512"}, portable=True)
+    assert {k: pinned[k] for k in portable.PORTABLE_ENV} == portable.PORTABLE_ENV
