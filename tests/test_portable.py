@@ -3,7 +3,6 @@ loads, refuses once it has, and the journal's fingerprint records it."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _python(code: str, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in (*portable.PORTABLE_ENV, "MKL_CBWR")}
+    clean = portable.child_environ()
     clean.pop(portable.SWITCH, None)
     clean["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
