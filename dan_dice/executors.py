@@ -33,9 +33,9 @@ CELLS = 4096
 """Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
 HEAD_ROWS = 512
 """Most pooled texts the numpy executor's MLP takes at a time. Few large products run faster
-than many small ones, but not past this: at 1,024 rows the first hidden layer is a 1 MB array,
-which the C allocator may hand back to the system after each block and fault in again (400 page
-faults and 10-20 % more time a SMS batch, in some processes)."""
+than many small ones, but not past this: twice as many rows make the first hidden layer a 1 MB
+array, which the C allocator may hand back to the system after each block and fault in again
+(the CHANGELOG's 0.2.0 entry gives the measurement)."""
 PADDING = -1e9
 """The padding's attention score and, where a maximum is taken, its vector's values."""
 TINY = 1e-30

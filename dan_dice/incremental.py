@@ -25,7 +25,7 @@ from .losses import LossFn, get_loss, takes_weight
 from .model import DAN
 from .multilabel_losses import get_multilabel_loss
 from .params import Threshold
-from .targets import MULTILABEL, check_targets, encode_targets, multilabel_form
+from .targets import MULTILABEL, check_targets, encode_targets, multilabel_type
 from .text import Vocabulary, check_texts, count_tokens
 from .training import (
     evaluate,
@@ -63,7 +63,7 @@ def first_targets(y: Any, n_samples: int, classes: Any) -> tuple[str, np.ndarray
     """``(y_type, classes)`` fixed by a first ``partial_fit`` call: from ``classes`` (every
     label the model will ever see, though this call's ``y`` may hold only some), or for a
     multi-label indicator from its width."""
-    form = multilabel_form(y)
+    form = multilabel_type(y)
     if classes is None:
         if form != "multilabel-indicator":
             raise ValueError(

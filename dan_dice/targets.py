@@ -73,15 +73,6 @@ def check_targets(y: Any, n_samples: int) -> tuple[str, np.ndarray, np.ndarray]:
     return y_type, classes, encoded
 
 
-def multilabel_form(y: Any) -> str | None:
-    """The ``y_type`` of multi-label ``y`` ("multilabel-indicator" or "multilabel-sequences"),
-    or None for one label per text: what ``y`` is, whichever labels it happens to hold."""
-    y = _materialise(y)
-    if _is_sequences(y):
-        return "multilabel-sequences"
-    return "multilabel-indicator" if _is_matrix(y) else None
-
-
 def encode_targets(
     y: Any, n_samples: int, y_type: str, classes: np.ndarray, name: str = "y"
 ) -> np.ndarray:

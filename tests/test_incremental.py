@@ -247,3 +247,17 @@ def test_multilabel_partial_fit_takes_the_indicator_width(toy_multilabel):
     clf.partial_fit(X[100:], Y[100:], sample_weight=np.ones(len(X) - 100))
     with pytest.raises(ValueError, match="label columns"):
         clf.partial_fit(X[:5], Y[:5, :2])
+
+
+def test_multilabel_partial_fit_reads_indicator_rows_as_fit_does(toy_multilabel):
+    """``Y.tolist()`` is an indicator, as ``fit`` (and scikit-learn) read it: not label lists,
+    which would need ``classes=`` or, given ``classes=[0, 1, ...]``, give every text every label."""
+    X, Y = toy_multilabel
+    rows = Y.tolist()
+    from_rows = fast().partial_fit(X, rows)
+    from_array = fast().partial_fit(X, Y)
+    assert from_rows.y_type_ == from_array.y_type_ == "multilabel-indicator"
+    np.testing.assert_array_equal(from_rows.predict_proba(X), from_array.predict_proba(X))
+    named = fast().partial_fit(X, rows, classes=list(range(Y.shape[1])))
+    np.testing.assert_array_equal(named.predict_proba(X), from_array.predict_proba(X))
+    assert np.asarray(named.predict(X)).sum() < Y.size  # not every label for every text
