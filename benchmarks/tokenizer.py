@@ -92,13 +92,16 @@ def print_classes() -> None:
 
 
 def load_text_module_without_dependencies() -> types.ModuleType:
-    """``dan_dice/text.py`` run with a stand-in for numpy, which it only needs to encode:
-    enough to read its committed constants (and compile its pattern) under any interpreter."""
-    if "numpy" not in sys.modules:
-        stand_in = types.ModuleType("numpy")
-        stand_in.__getattr__ = lambda attribute: None
-        sys.modules["numpy"] = stand_in
-    module = types.ModuleType("dan_dice_text")
+    """``dan_dice/text.py`` run with stand-ins for numpy and ``dan_dice.chunk_table``, which it
+    only needs to encode: enough to read its committed constants (and compile its pattern)
+    under any interpreter."""
+    for name in ("numpy", "dan_dice", "dan_dice.chunk_table"):
+        if name not in sys.modules:
+            stand_in = types.ModuleType(name)
+            stand_in.__getattr__ = lambda attribute: None
+            sys.modules[name] = stand_in
+    module = types.ModuleType("dan_dice.text")
+    module.__package__ = "dan_dice"
     exec(compile(TEXT_MODULE.read_text(encoding="utf-8"), str(TEXT_MODULE), "exec"), vars(module))
     return module
 

@@ -124,12 +124,21 @@ def tokenizers_paths() -> tuple[type, Callable[[str], list[str]], Callable[[], N
             super().__init__(tokens)
             self.compiled = Tokenizer(models.WordLevel(self.index, unk_token="<unk>"))
             self.compiled.normalizer, self.compiled.pre_tokenizer = lowercase, split
-            # the chunk look-up that Vocabulary's memo (and encode_array) call: this one
+            # the chunk look-ups of Vocabulary's memo (encode_array) and its table
+            # (encode_batch): these
             self._chunk_ids.value = self._compiled_ids
+            self._table.chunks_ids = self._compiled_chunks_ids
 
         def _compiled_ids(self, chunk: str) -> bytes:
             ids = self.compiled.encode(chunk, add_special_tokens=False).ids
             return array("q", ids).tobytes()
+
+        def _compiled_chunks_ids(self, chunks: list[str]):
+            import numpy as np
+
+            encoded = [self.compiled.encode(c, add_special_tokens=False).ids for c in chunks]
+            ids = np.array([*chain.from_iterable(encoded)], dtype=np.int64)
+            return ids, np.array([len(e) for e in encoded], dtype=np.int64)
 
         @classmethod
         def build(cls, texts: Iterable[str], min_count: int = 1):

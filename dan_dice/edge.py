@@ -202,13 +202,11 @@ def _executor(
             "dan_dice 0.1 before its row-wise int8 codes): install onnxruntime to run it, or "
             "export the model again with this dan_dice"
         )
-    dim = numpy.table.shape[1] * (2 if "+" in pooling else 1)
-    found = (numpy.n_outputs, numpy.width, len(numpy.table))
-    if found != (meta["n_outputs"], dim, meta["pad_id"] + 1):
+    found = (numpy.n_outputs, len(numpy.table))
+    if found != (meta["n_outputs"], meta["pad_id"] + 1):
         raise ValueError(
-            "has a graph that does not match its metadata: (outputs, width of the pooled "
-            f"vector, table rows) {found} for {meta['n_outputs']} outputs, {pooling} pooling "
-            f"of {numpy.table.shape[1]}-d vectors and {meta['pad_id']} tokens plus padding"
+            "has a graph that does not match its metadata: (outputs, table rows) "
+            f"{found} for {meta['n_outputs']} outputs and {meta['pad_id']} tokens plus padding"
         )
     return numpy
 

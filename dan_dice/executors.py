@@ -27,7 +27,7 @@ import numpy as np
 
 from .files import one_line
 
-CHUNK = 64
+CHUNK = 128
 """Most texts per chunk; texts are sorted by length first, so little is padding."""
 CELLS = 4096
 """Most padded token ids per chunk (unless one text is longer): bounds the working memory."""
@@ -55,6 +55,11 @@ class NumpyExecutor:
     padding row's attention score is -1e9 (a weight of exactly 0) and, where a maximum is
     taken, so is its vector. The products run in numpy's BLAS, whose own thread count applies
     (``OPENBLAS_NUM_THREADS=1`` for one thread).
+
+    Every row of the table ends with a 1, so each part of a pooled vector does too (the
+    weighted sum of that column is the attention weights' total, which then divides the part):
+    the 1s are the input of the biases, folded into the weights (:func:`_folded`), so each layer
+    is one product.
     """
 
     def __init__(
@@ -66,17 +71,29 @@ class NumpyExecutor:
         attention: np.ndarray | None = None,
     ):
         self.pad_id = len(table) - 1
+        self.dim = table.shape[1]
         self.scores = self.weights = None
         if attention is not None:
             self.scores = table @ attention
             self.scores[self.pad_id] = PADDING
             self.weights = np.exp(self.scores - self.scores.max())  # the padding's: 0
+        self.table = np.ones((len(table), self.dim + 1), dtype=np.float32)
+        self.table[:, :-1] = table
         if pooling.endswith("max"):
-            table = table.copy()
-            table[self.pad_id] = PADDING
-        self.table = table
-        self.layers = [(np.ascontiguousarray(w.T), b) for w, b in layers]
-        self.folded = [_folded(w, b, last=i == len(layers) - 1) for i, (w, b) in enumerate(layers)]
+            self.table[self.pad_id] = PADDING
+        self.parts = 2 if "+" in pooling else 1
+        if layers[0][0].shape[1] != self.parts * self.dim:
+            raise ValueError(
+                "has a graph that does not match its metadata: its first layer takes "
+                f"{layers[0][0].shape[1]} values, not those of {pooling} pooling of "
+                f"{self.dim}-d vectors"
+            )
+        last = len(layers) - 1
+        self.folded = [
+            _folded(w, b, last=i == last, parts=self.parts if i == 0 else 1)
+            for i, (w, b) in enumerate(layers)
+        ]
+        self._zeros = [np.zeros(w.shape[1], dtype=np.float32) for w in self.folded[:-1]]
         self.task = task
         self.pooling = pooling
         self.has_mean, self.has_max = pooling.startswith("mean"), pooling.endswith("max")
@@ -100,12 +117,12 @@ class NumpyExecutor:
 
     @property
     def n_outputs(self) -> int:
-        return len(self.layers[-1][1])
+        return self.folded[-1].shape[1]
 
     @property
     def width(self) -> int:
-        """The width of the first layer's input: the pooled vector's."""
-        return self.layers[0][0].shape[0]
+        """The width of the first layer's input in the graph: the pooled vector's."""
+        return self.parts * self.dim
 
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``: pooled in padded
@@ -122,73 +139,67 @@ class NumpyExecutor:
         """Probabilities ``[1, outputs]`` of one text's ids (no padding): the fewest array
         operations, for single messages."""
         rows = self.table.take(ids, axis=0)
-        parts = []
+        width = self.dim + 1
+        hidden = np.empty(self.parts * width, dtype=np.float32)
+        first = hidden[:width]
         if self.weights is not None:
-            weights = self.weights.take(ids)
-            total = weights.sum()
-            if total < TINY:  # every score far below the table's highest: shift by the text's
+            np.dot(self.weights.take(ids), rows, out=first)
+            if first[-1] < TINY:  # every score far below the table's highest: shift by the text's
                 weights = self.scores[ids]
-                weights = np.exp(weights - weights.max())
-                total = weights.sum()
-            parts.append(np.dot(weights, rows) / total)
+                np.dot(np.exp(weights - weights.max()), rows, out=first)
+            first /= first[-1]
         elif self.has_mean:
-            parts.append(rows.sum(axis=0) / np.float32(len(ids)))
+            np.add.reduce(rows, axis=0, out=first)
+            first /= first[-1]
         if self.has_max:
-            parts.append(np.maximum.reduce(rows))
-        parts.append(_ONE)  # the folded biases' input
-        hidden = np.concatenate(parts)
-        for weights in self.folded[:-1]:
+            np.maximum.reduce(rows, axis=0, out=hidden[-width:])
+        for weights, zeros in zip(self.folded[:-1], self._zeros, strict=True):
             hidden = np.dot(hidden, weights)
-            np.maximum(hidden, 0, out=hidden)
+            np.maximum(hidden, zeros, out=hidden)
         return _output(np.dot(hidden, self.folded[-1])[None], self.task)
 
     def pool(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """The pooled vectors ``[batch, width]`` of padded ids ``[batch, tokens]`` whose texts
-        have ``lengths``, parts in the graph's order."""
-        rows = self.table.take(ids.T, axis=0)  # [tokens, batch, dim]: fast maxima over tokens
+        """The pooled vectors of padded ids ``[batch, tokens]``: ``[batch, parts * (dim + 1)]``,
+        parts in the graph's order, each ending with a 1 (the padding needs no ``lengths``: its
+        attention weight is 0, its row counts for nothing in the mean and loses every max)."""
+        rows = self.table.take(ids.T, axis=0)  # [tokens, batch, dim + 1]: fast maxima over tokens
         by_text = rows.transpose(1, 0, 2)
-        parts = []
+        if self.pooling == "max":
+            return rows.max(axis=0)
         if self.weights is not None:  # softmax_t(v · e_t) within each text
             weights = self.weights[ids]
-            totals = weights.sum(axis=1, keepdims=True)
-            if (low := totals[:, 0] < TINY).any():  # shifted by their own highest score
-                shifted = self.scores[ids[low]]
-                shifted -= shifted.max(axis=1, keepdims=True)
-                weights[low] = np.exp(shifted)
-                totals[low] = weights[low].sum(axis=1, keepdims=True)
-            pooled = np.matmul(weights[:, None], by_text)[:, 0]
-            pooled /= totals
-            parts.append(pooled)
-        elif self.has_mean:
-            weights = (ids != self.pad_id) / lengths[:, None].astype(np.float32)
-            parts.append(np.matmul(weights.astype(np.float32)[:, None], by_text)[:, 0])
-        if self.has_max:
-            parts.append(rows.max(axis=0))
-        return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        else:
+            weights = (ids != self.pad_id).astype(np.float32)
+        pooled = np.matmul(weights[:, None], by_text)[:, 0]
+        if self.weights is not None and (low := pooled[:, -1] < TINY).any():
+            shifted = self.scores[ids[low]]  # far-apart scores: shifted by the text's highest
+            shifted = np.exp(shifted - shifted.max(axis=1, keepdims=True))
+            pooled[low] = np.matmul(shifted[:, None], by_text[low])[:, 0]
+        pooled /= pooled[:, -1:]
+        return np.concatenate([pooled, rows.max(axis=0)], axis=1) if self.has_max else pooled
 
     def _head(self, pooled: np.ndarray) -> np.ndarray:
-        """The MLP and the output ``[batch, outputs]`` on the pooled vectors ``[batch, width]``."""
+        """The MLP and the output ``[batch, outputs]`` on the pooled vectors."""
         hidden = pooled
-        for i, (w, b) in enumerate(self.layers):
-            hidden = hidden @ w
-            hidden += b
-            if i < len(self.layers) - 1:
-                np.maximum(hidden, 0, out=hidden)
-        return _output(hidden, self.task)
+        for weights in self.folded[:-1]:
+            hidden = hidden @ weights
+            np.maximum(hidden, 0, out=hidden)
+        return _output(hidden @ self.folded[-1], self.task)
 
 
-_ONE = np.ones(1, dtype=np.float32)
-
-
-def _folded(w: np.ndarray, b: np.ndarray, last: bool) -> np.ndarray:
-    """Weights ``[out, in]`` and bias as one matrix for an input that ends with a 1:
-    ``[in + 1, out + 1]``, whose output ends with a 1 too (ReLU keeps it), or ``[in + 1, out]``
-    for the last layer. Each layer of one message is then one product."""
-    folded = np.zeros((w.shape[1] + 1, w.shape[0] + (not last)), dtype=np.float32)
-    folded[:-1, : w.shape[0]] = w.T
-    folded[-1, : w.shape[0]] = b
+def _folded(w: np.ndarray, b: np.ndarray, last: bool, parts: int = 1) -> np.ndarray:
+    """Weights ``[out, in]`` and bias as one matrix for an input whose ``parts`` equal parts
+    each end with a 1: ``[in + parts, out + 1]``, whose output ends with a 1 too (ReLU keeps
+    it), or ``[in + parts, out]`` for the last layer. The bias is the row of the first part's
+    1; each layer of a text is then one product."""
+    out, width = w.shape[0], w.shape[1] // parts
+    folded = np.zeros((parts * (width + 1), out + (not last)), dtype=np.float32)
+    for k in range(parts):
+        rows = slice(k * (width + 1), k * (width + 1) + width)
+        folded[rows, :out] = w[:, k * width : (k + 1) * width].T
+    folded[width, :out] = b
     if not last:
-        folded[-1, -1] = 1
+        folded[width, -1] = 1
     return folded
 
 

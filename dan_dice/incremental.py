@@ -63,9 +63,9 @@ def first_targets(y: Any, n_samples: int, classes: Any) -> tuple[str, np.ndarray
     """``(y_type, classes)`` fixed by a first ``partial_fit`` call: from ``classes`` (every
     label the model will ever see, though this call's ``y`` may hold only some), or for a
     multi-label indicator from its width."""
-    form = multilabel_type(y)
+    y_type = multilabel_type(y)
     if classes is None:
-        if form != "multilabel-indicator":
+        if y_type != "multilabel-indicator":
             raise ValueError(
                 "the first partial_fit call needs classes=..., every label the model will "
                 "see (later calls may hold only some); a multi-label indicator's width "
@@ -76,8 +76,8 @@ def first_targets(y: Any, n_samples: int, classes: Any) -> tuple[str, np.ndarray
     if len(labels) < 2:
         raise ValueError(f"classes must hold two labels or more, got {labels.tolist()}")
     labels = np.array(labels.tolist())  # a plain dtype when the labels allow one
-    if form is not None:
-        return form, labels
+    if y_type is not None:
+        return y_type, labels
     return ("binary" if len(labels) == 2 else "multiclass"), labels
 
 

@@ -9,8 +9,9 @@ Tokenizing is Python's compiled ``re`` on ``str.lower()``, with :data:`TOKEN_PAT
 from the character classes committed at the end of this module (Unicode 14.0, the tables of
 Python 3.11) rather than ``\\w``/``\\b``, whose tables move with Python's Unicode version: the
 tokens and :data:`TOKENIZER_SPEC` are the same under every Python. A bounded memo of
-whitespace-separated chunks makes a chunk met before cost one dict look-up. Hugging Face
-``tokenizers`` measured slower here (``reports/tokenizer.md``).
+whitespace-separated chunks makes a chunk met before cost one dict look-up, and batches are
+looked up a whole batch at a time (:mod:`dan_dice.chunk_table`). Hugging Face ``tokenizers``
+measured slower here (``reports/tokenizer.md``).
 """
 
 from __future__ import annotations
@@ -25,21 +26,16 @@ from typing import Any
 
 import numpy as np
 
+from .chunk_table import ChunkTable
+
 UNK = "<unk>"
 MEMO_SIZE = 1 << 14
 """Most chunks a memo keeps (about 2 MB): frequent chunks are met early and stay."""
 ID_MEMO_SIZE = 1 << 17
-"""Most chunks a vocabulary's memo of ids keeps: a missed chunk costs the regex, about 1 µs, a
-large part of a text's budget in batches. It costs memory: predicting the cyberbullying texts
-raises the peak RSS by 17-20 MB, against 5-8 with a memo of 16,384 (``reports/edge.md``); one of
-65,536 measured 2x slower there (its test texts' chunks no longer all fit)."""
-SPLIT = 64
-"""Most texts :meth:`Vocabulary.encode_batch` splits at once: the chunks of a whole batch of
-1024 took 1-3 MB more (the edge runtime's peak memory), and measured no faster."""
-SEPARATOR = "\x00"
-"""The chunk :meth:`Vocabulary.encode_batch` puts after each text to split many texts at once
-(its id is the marker -1); batches with a text holding it take the per-text path."""
-_MARKER = array("q", [-1]).tobytes()
+"""Most chunks a vocabulary keeps the ids of, in its memo for single texts and in its
+:class:`~dan_dice.chunk_table.ChunkTable` for batches: a missed chunk costs the regex, about
+1 µs, a large part of a text's budget in batches. All the cyberbullying test texts' chunks fit
+(one of 65,536 measured 2x slower on them)."""
 UNICODE_VERSION = "14.0.0"
 """The Unicode version of the committed character classes (``unicodedata`` of Python 3.11)."""
 
@@ -136,6 +132,17 @@ def _ids_of_chunk(get: Callable[[str, int], int], one_id: list, chunk: str) -> b
     return value
 
 
+def _ids_of_chunks(look_up: Callable[[str], bytes], chunks: list[str]) -> tuple[np.ndarray, ...]:
+    """The ids of the tokens of ``chunks`` one after the other (``look_up`` gives a chunk's as
+    int64 bytes), and how many each chunk has: the look-up of a
+    :class:`~dan_dice.chunk_table.ChunkTable`'s new chunks. The regex costs the same per chunk
+    as over many chunks joined, which would need the slower full pattern as soon as one chunk
+    has a character beyond the BMP."""
+    values = [look_up(chunk) for chunk in chunks]
+    counts = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) // 8
+    return np.frombuffer(b"".join(values), dtype=np.int64), counts
+
+
 class Vocabulary:
     """A word-to-id map built from training texts; id 0 is the unknown word.
 
@@ -155,6 +162,7 @@ class Vocabulary:
         # garbage collector's next full pass.
         look_up = functools.partial(_ids_of_chunk, self.index.get, self._one_id)
         self._chunk_ids = _ChunkMemo(look_up, ID_MEMO_SIZE)
+        self._table = ChunkTable(functools.partial(_ids_of_chunks, look_up), ID_MEMO_SIZE)
 
     def __reduce__(self):
         return type(self), (self.tokens,)
@@ -181,45 +189,19 @@ class Vocabulary:
 
     def encode_array(self, text: str) -> np.ndarray:
         """:meth:`encode` as an int64 array."""
-        lookup = self._chunk_ids.__getitem__
-        if SEPARATOR in text:  # the memo holds the batch marker for that chunk: bypass it
-            lookup = self._chunk_ids.value
-        ids = b"".join(map(lookup, text.split()))
+        ids = b"".join(map(self._chunk_ids.__getitem__, text.split()))
         return np.frombuffer(ids, dtype=np.int64) if ids else np.zeros(1, dtype=np.int64)
 
     def encode_batch(self, texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """Ids of many texts as one flat array plus the start offset of each text.
 
         This is the packed layout of ``torch.nn.EmbeddingBag``: text ``i`` owns
-        ``ids[offsets[i]:offsets[i + 1]]`` (the last one runs to the end).
-
-        The batch is split :data:`SPLIT` texts at a time, with :data:`SEPARATOR` after each
-        text, and their chunks looked up in one ``map``: a few Python-level calls per
-        :data:`SPLIT` texts, not per text.
+        ``ids[offsets[i]:offsets[i + 1]]`` (the last one runs to the end). The ids are those of
+        :meth:`encode`, worked out a batch at a time by a
+        :class:`~dan_dice.chunk_table.ChunkTable` (a few numpy passes, where :meth:`encode`
+        makes a Python call per chunk).
         """
-        texts = texts if isinstance(texts, list) else list(texts)
-        parts = [
-            f" {SEPARATOR} ".join([*texts[i : i + SPLIT], ""]) for i in range(0, len(texts), SPLIT)
-        ]
-        if not texts or sum(part.count(SEPARATOR) for part in parts) != len(texts):
-            return self._encode_each(texts)
-        lookup = self._chunk_ids.__getitem__
-        self._chunk_ids.setdefault(SEPARATOR, _MARKER)  # texts that hold it bypass the memo
-        chunk_ids = b"".join([b"".join(map(lookup, part.split())) for part in parts])
-        ids = np.frombuffer(chunk_ids, dtype=np.int64).copy()
-        ends = np.flatnonzero(ids < 0)  # the marker after each text
-        lengths = np.diff(ends, prepend=-1) - 1
-        empty = lengths == 0
-        ids[ends[empty]] = 0  # a text without tokens is the unknown word: its marker becomes it
-        lengths[empty] = 1
-        return ids[ids >= 0], np.cumsum(lengths) - lengths
-
-    def _encode_each(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`encode_batch` text by text (texts that hold :data:`SEPARATOR`, or none)."""
-        encoded = [self.encode_array(text) for text in texts]
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        ids = np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int64)
-        return ids, np.cumsum(lengths) - lengths
+        return self._table.encode(texts if isinstance(texts, list) else list(texts))
 
 
 def build_vocabulary(texts: tuple[str, ...], min_count: int = 1) -> Vocabulary:

@@ -254,7 +254,7 @@ def test_invalid_onnx_model(artifact, tmp_path):
 @given(st.lists(st.one_of(st.text(), st.text("aA n't's 10:30.,!_-😀\t\nΣİ")), max_size=8))
 def test_memoized_encoding_equals_tokenize(texts):
     vocab = Vocabulary.build(["free prize n't 's 10:30 a σ 😀 ! - i", *texts[:2]])
-    vocab._chunk_ids.max_size = 3  # small: exercise the full memo
+    vocab._chunk_ids.max_size = vocab._table.max_chunks = 3  # small: exercise them full
     ids, offsets = vocab.encode_batch(texts)
     for i, text in enumerate(texts):
         expected = [vocab.index.get(token, 0) for token in tokenize(text)] or [0]

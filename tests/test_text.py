@@ -369,27 +369,29 @@ def test_the_bmp_pattern_gives_the_tokens_of_the_full_one(chunk):
 def test_a_batch_works_out_each_new_chunk_once(monkeypatch):
     vocab = Vocabulary.build(["a! b? c."])
     calls = []
-    value = vocab._chunk_ids.value
-    monkeypatch.setattr(
-        vocab._chunk_ids, "value", lambda chunk: calls.append(chunk) or value(chunk)
-    )
+    value = vocab._table.chunks_ids
+    monkeypatch.setattr(vocab._table, "chunks_ids", lambda c: calls.append(c) or value(c))
     ids, _ = vocab.encode_batch(["a! b?", "c. a! plain", "b?"])
-    assert calls == ["a!", "b?", "c.", "plain"]
+    assert calls == [["a!", "b?", "c.", "plain"]]  # in one call, each once
     expected = [["a", "!", "b", "?"], ["c", ".", "a", "!", "plain"], ["b", "?"]]
     assert ids.tolist() == [vocab.index.get(t, 0) for t in chain.from_iterable(expected)]
+    vocab.encode_batch(["b? a!", "plain c."])  # all met before: no regex
+    assert len(calls) == 1
 
 
 def test_the_memos_stay_bounded(monkeypatch):
     vocab = Vocabulary.build(["w1! w2!"])
     monkeypatch.setattr(vocab._chunk_ids, "max_size", 8)
+    monkeypatch.setattr(vocab._table, "max_chunks", 8)
     monkeypatch.setattr(dan_text._TOKENS, "max_size", len(dan_text._TOKENS) + 8)
     texts = [f"w{i}! x{i}" for i in range(40)]
     ids, offsets = vocab.encode_batch(texts)
-    assert len(vocab._chunk_ids) == 8 and len(dan_text._TOKENS) <= dan_text._TOKENS.max_size
+    assert len(vocab._table) == 8 and len(dan_text._TOKENS) <= dan_text._TOKENS.max_size
+    assert len(vocab._chunk_ids) == 0  # batches go to the table, single texts to the memo
     for i, raw in enumerate(texts):
         expected = [vocab.index.get(token, 0) for token in tokenize(raw)]
         assert vocab.encode(raw) == expected == ids[offsets[i] : offsets[i] + 3].tolist()
-    assert len(vocab._chunk_ids) == 8
+    assert len(vocab._chunk_ids) == 8 and len(vocab._table) == 8
 
 
 def test_a_replaced_vocabulary_is_freed_at_once():
