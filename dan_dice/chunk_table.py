@@ -169,7 +169,8 @@ class ChunkTable:
         text_starts = np.cumsum(sizes) - sizes + 1
         ends_of_chunks = np.cumsum(counts)
         before = np.concatenate([[0], ends_of_chunks])[np.searchsorted(starts, text_starts)]
-        per_text = np.diff(before, append=ends_of_chunks[-1] if len(counts) else 0)
+        bounds = np.append(before, ends_of_chunks[-1] if len(counts) else 0)
+        per_text = bounds[1:] - bounds[:-1]
         if (empty := np.flatnonzero(per_text == 0)).size:  # no token: the unknown word
             ids = np.insert(ids, before[empty], 0)
             per_text[empty] = 1

@@ -10,12 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dan_dice import chunk_table
+from dan_dice import text as dan_text
 from dan_dice.chunk_table import MAX_CHUNK, ChunkTable
 from dan_dice.text import Vocabulary
 
 SPACES = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 TEXT = st.text(alphabet=f"aNTs'.,:!1_😀é\u0301\x00\x1b\u200b\udce9{SPACES}", max_size=40)
 VOCABULARY = ["a", "nt", "s", "'s", "n't", ".", "1", "😀", "é", "a1", "\x00", "\x1b", "\udce9"]
+
+
+@pytest.fixture(autouse=True)
+def every_batch_through_the_table(monkeypatch):
+    """Vocabulary.encode_batch takes small batches text by text: here, every one to the table."""
+    monkeypatch.setattr(dan_text, "TABLE_CHARS", 0)
 
 
 def segments(ids: np.ndarray, offsets: np.ndarray) -> list[list[int]]:

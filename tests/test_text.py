@@ -367,6 +367,7 @@ def test_the_bmp_pattern_gives_the_tokens_of_the_full_one(chunk):
 
 
 def test_a_batch_works_out_each_new_chunk_once(monkeypatch):
+    monkeypatch.setattr(dan_text, "TABLE_CHARS", 0)  # every batch through the chunk table
     vocab = Vocabulary.build(["a! b? c."])
     calls = []
     value = vocab._table.chunks_ids
@@ -380,6 +381,7 @@ def test_a_batch_works_out_each_new_chunk_once(monkeypatch):
 
 
 def test_the_memos_stay_bounded(monkeypatch):
+    monkeypatch.setattr(dan_text, "TABLE_CHARS", 0)
     vocab = Vocabulary.build(["w1! w2!"])
     monkeypatch.setattr(vocab._chunk_ids, "max_size", 8)
     monkeypatch.setattr(vocab._table, "max_chunks", 8)
@@ -392,6 +394,20 @@ def test_the_memos_stay_bounded(monkeypatch):
         expected = [vocab.index.get(token, 0) for token in tokenize(raw)]
         assert vocab.encode(raw) == expected == ids[offsets[i] : offsets[i] + 3].tolist()
     assert len(vocab._chunk_ids) == 8 and len(vocab._table) == 8
+
+
+def test_small_batches_go_text_by_text_and_large_ones_through_the_table():
+    vocab = Vocabulary.build(["free prize! now", "call me?"])
+    small = ["free prize!", "call me now?"]
+    large = small * (dan_text.TABLE_CHARS // 20 + 1)
+    ids, offsets = vocab.encode_batch(small)
+    assert len(vocab._table) == 0 and len(vocab._chunk_ids) == 5
+    large_ids, large_offsets = vocab.encode_batch(large)
+    assert len(vocab._table) == 5
+    assert large_ids[: len(ids)].tolist() == ids.tolist()
+    assert large_offsets[:2].tolist() == offsets.tolist()
+    bounds = pairwise([*large_offsets.tolist(), len(large_ids)])
+    assert [large_ids[a:b].tolist() for a, b in bounds] == [vocab.encode(t) for t in large]
 
 
 def test_a_replaced_vocabulary_is_freed_at_once():
