@@ -122,10 +122,10 @@ class ChunkTable:
         self._first = np.zeros(0, dtype=np.int64)  # where each chunk's ids start in _ids
         self._count = np.zeros(0, dtype=np.int64)  # how many ids each chunk has
         self._ids = np.zeros(0, dtype=np.int64)
-        self._n_ids = 0
+        self._n_chunks = self._n_ids = 0  # the arrays' used lengths (they grow by doubling)
 
     def __len__(self) -> int:
-        return len(self._count)
+        return self._n_chunks
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Flat ids and start offsets of ``texts`` (:meth:`Vocabulary.encode_batch`)."""
@@ -170,21 +170,14 @@ class ChunkTable:
         ends_of_chunks = np.cumsum(counts)
         before = np.concatenate([[0], ends_of_chunks])[np.searchsorted(starts, text_starts)]
         bounds = np.append(before, ends_of_chunks[-1] if len(counts) else 0)
-        per_text = bounds[1:] - bounds[:-1]
-        if (empty := np.flatnonzero(per_text == 0)).size:  # no token: the unknown word
-            ids = np.insert(ids, before[empty], 0)
-            per_text[empty] = 1
-        return ids, per_text
+        return _unknown_for_empty(ids, bounds[1:] - bounds[:-1])
 
     def _through_python(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """A part too long to hash at once (one very long text): its chunks' ids worked out
         without the table."""
-        ids, per_text = [], []
-        for text in texts:
-            text_ids, _ = self.chunks_ids(text.split())
-            ids.append(text_ids if len(text_ids) else np.zeros(1, dtype=np.int64))
-            per_text.append(len(ids[-1]))
-        return np.concatenate(ids), np.array(per_text, dtype=np.int64)
+        encoded = [self.chunks_ids(text.split())[0] for text in texts]
+        per_text = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        return _unknown_for_empty(np.concatenate(encoded), per_text)
 
     def _find(self, key: np.ndarray, check: np.ndarray) -> np.ndarray:
         """The chunk number of each key pair, -1 for a pair the table does not hold."""
@@ -227,15 +220,12 @@ class ChunkTable:
             return
         ids, counts = self.chunks_ids([chunk for chunk, _ in kept])
         at = np.array([i for _, i in kept], dtype=np.int64)
-        if self._n_ids + len(ids) > len(self._ids):
-            self._ids = np.resize(self._ids, max(2 * len(self._ids), self._n_ids + len(ids)))
-        self._ids[self._n_ids : self._n_ids + len(ids)] = ids
-        first = self._n_ids + np.cumsum(counts) - counts
-        self._n_ids += len(ids)
-        numbers = len(self) + np.arange(len(kept))
-        self._first = np.concatenate([self._first, first])
-        self._count = np.concatenate([self._count, counts])
-        self._insert(keys[0][at], keys[1][at], numbers)
+        n = len(self)
+        self._first = _put(self._first, n, self._n_ids + np.cumsum(counts) - counts)
+        self._count = _put(self._count, n, counts)
+        self._ids = _put(self._ids, self._n_ids, ids)
+        self._n_chunks, self._n_ids = n + len(kept), self._n_ids + len(ids)
+        self._insert(keys[0][at], keys[1][at], n + np.arange(len(kept)))
 
     def _insert(self, key: np.ndarray, check: np.ndarray, numbers: np.ndarray) -> None:
         if self._slots is None:
@@ -272,3 +262,21 @@ class ChunkTable:
         ids[held] = self._ids.take(place)
         ids[~held] = extra
         return ids
+
+
+def _unknown_for_empty(ids: np.ndarray, per_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``ids`` and ``per_text`` (how many ids each text has) with the unknown id 0 for each
+    text that has no token, as :meth:`dan_dice.text.Vocabulary.encode` gives it."""
+    if (empty := np.flatnonzero(per_text == 0)).size:
+        ids = np.insert(ids, (np.cumsum(per_text) - per_text)[empty], 0)
+        per_text[empty] = 1
+    return ids, per_text
+
+
+def _put(array: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
+    """``array`` with ``values`` written from ``at`` on; grown to twice its length (or to
+    fit) when too short, so that appending costs little over a table's life."""
+    if at + len(values) > len(array):
+        array = np.resize(array, max(2 * len(array), at + len(values)))
+    array[at : at + len(values)] = values
+    return array

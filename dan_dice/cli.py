@@ -66,13 +66,20 @@ def run_experiments(argv: Sequence[str] | None = None) -> int:
         from .peer_experiments import main
     else:
         from .experiments import main
-    status = main(argv)
+    suites = []
     if "--all" in argv and not {"--multilabel", "--peers"} & set(argv):
         from . import multilabel_experiments, peer_experiments
 
         shared = suite_options(argv)
-        status = multilabel_experiments.main(["--multilabel", *shared, *_device(argv)])
-        status = status or peer_experiments.main(["--peers", *shared])
+        suites = [
+            (multilabel_experiments, ["--multilabel", *shared, *_device(argv)]),
+            (peer_experiments, ["--peers", *shared]),
+        ]
+        for suite, suite_argv in suites:  # a journal they would refuse fails before the grid
+            suite.check(suite_argv)
+    status = main(argv)
+    for suite, suite_argv in suites:
+        status = status or suite.main(suite_argv)
     return status
 
 

@@ -119,11 +119,6 @@ class NumpyExecutor:
     def n_outputs(self) -> int:
         return self.folded[-1].shape[1]
 
-    @property
-    def width(self) -> int:
-        """The width of the first layer's input in the graph: the pooled vector's."""
-        return self.parts * self.dim
-
     def __call__(self, ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Probabilities of the texts ``ids[offsets[i]:offsets[i + 1]]``: pooled in padded
         chunks, then the MLP over :data:`HEAD_ROWS` pooled texts at a time (its products are

@@ -32,7 +32,7 @@ from .metrics import multilabel_scores, per_label_scores
 from .params import options
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
 from .reporting.multilabel import SuiteNames
-from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, suite_folder
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, check_journal, suite_folder
 from .splits import Split
 
 if TYPE_CHECKING:
@@ -239,6 +239,14 @@ def plan(args: argparse.Namespace) -> MultilabelConfig:
         device=args.device,
         quick=args.quick,
     )
+
+
+def check(argv: Sequence[str]) -> None:
+    """Fail now where :func:`main` would fail on its options or its journal (``--all`` calls
+    it before the grid's hours of training)."""
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
+    check_journal(args, MULTILABEL_JOURNAL, plan(args).fingerprint())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import journal, portable
 from .comparison import evaluate, peer_methods
 from .datasets import BINARY_DATASETS
-from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, suite_folder
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, check_journal, suite_folder
 from .splits import Split
 from .study_data import load_split
 
@@ -121,20 +121,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def plan(args: argparse.Namespace) -> PeerConfig:
+    """The configuration the options ask for; a bad value, a bad dataset name or a missing
+    file fails here, before any training."""
+    from .datasets import load_dataset
+
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else DEFAULT_SEEDS)
+    if min(seeds, args.jobs) < 1:
+        raise ValueError("--seeds and --jobs must be at least 1")
+    for name in args.datasets:
+        load_dataset(name, args.data_dir)
+    return PeerConfig(tuple(args.datasets), tuple(range(seeds)), args.quick)
+
+
+def check(argv: Sequence[str]) -> None:
+    """Fail now where :func:`main` would fail on its options, its data or its journal
+    (``--all`` calls it before the grid's hours of training)."""
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
+    check_journal(args, PEER_JOURNAL, plan(args).fingerprint())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The peers suite of ``run_experiments.py --peers`` (and of ``--all``)."""
-    from .datasets import load_dataset
     from .reporting.peers import write_peer_report
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     portable.enable(args.portable)  # before torch is imported
-    seeds = args.seeds if args.seeds is not None else (1 if args.quick else DEFAULT_SEEDS)
-    if min(seeds, args.jobs) < 1:
-        raise ValueError("--seeds and --jobs must be at least 1")
-    for name in args.datasets:  # a bad name or a missing file fails before any training
-        load_dataset(name, args.data_dir)
-    config = PeerConfig(tuple(args.datasets), tuple(range(seeds)), args.quick)
+    config = plan(args)
     started = time.perf_counter()
     with suite_folder(args, argv, [PEER_JOURNAL]) as (out, command):
         records = run(config, out, args.data_dir, Dispatch.from_args(args), command)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 from . import journal
 from .dispatch import SCHEDULER_TIMEOUT, dispatch
 from .files import check_writable_folder
-from .journal import RunSchema, journal_each, lock_folder
+from .journal import JournalWarning, RunSchema, journal_each, lock_folder
 
 RUN_KEY = ("dataset", "loss", "seed")
 """What names a run in a journal, in this order."""
@@ -156,6 +157,17 @@ def suite_folder(
             for name in fresh_discards:
                 (out / name).unlink(missing_ok=True)
         yield out, command
+
+
+def check_journal(args: argparse.Namespace, name: str, fingerprint: dict) -> None:
+    """Raise now the ``ValueError`` a suite raises on reading its journal ``name`` in
+    ``args.out`` when that journal holds runs of other settings or code (nothing under
+    ``--fresh``, which discards it): ``--all`` checks its later suites before the grid trains."""
+    if args.fresh:
+        return
+    with warnings.catch_warnings():  # a damaged line: the suite itself warns when it runs
+        warnings.simplefilter("ignore", JournalWarning)
+        journal.read_journal(Path(args.out) / name, fingerprint, repair=False)
 
 
 def command_line(argv: Sequence[str]) -> str:

@@ -38,8 +38,9 @@ ID_MEMO_SIZE = 1 << 17
 (one of 65,536 measured 2x slower on them)."""
 TABLE_CHARS = 8192
 """Characters from which :meth:`Vocabulary.encode_batch` takes a batch through its chunk table,
-whose numpy passes cost about 70 µs a batch, then less a chunk than the memo's look-ups: below,
-text by text costs less (measured on the SMS and cyberbullying texts)."""
+whose numpy passes cost more than the memo's look-ups for a few texts (a fixed cost a batch)
+but less for many (a smaller cost a chunk): this is where the two met on the SMS and
+cyberbullying texts."""
 UNICODE_VERSION = "14.0.0"
 """The Unicode version of the committed character classes (``unicodedata`` of Python 3.11)."""
 

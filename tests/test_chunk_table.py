@@ -68,7 +68,7 @@ def test_long_chunks_never_enter_the_table():
 def test_texts_are_taken_in_parts_and_a_longer_one_alone(monkeypatch):
     monkeypatch.setattr(chunk_table, "PART_CHARS", 40)
     vocab = Vocabulary(["<unk>", *VOCABULARY])
-    texts = ["a nt's", "", "1 " * 30, "é😀 a1", "  ", "a" * 50, "s. n't"] * 3
+    texts = ["a nt's", "", "1 " * 30, "é😀 a1", "  ", "a" * 50, " \t" * 30, "s. n't"] * 3
     check_batch(vocab, texts)
     check_batch(vocab, texts)
 

@@ -4,14 +4,16 @@ soft vote of the DAN and TF-IDF, and how ``--all`` hands its options on."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
 from sklearn.ensemble import VotingClassifier
 
-from dan_dice import comparison, peer_experiments
-from dan_dice.cli import suite_options
+from dan_dice import comparison, datasets, experiments, multilabel_experiments, peer_experiments
+from dan_dice.cli import run_experiments, suite_options
 from dan_dice.comparison import DanTfidfVote, logreg_method
+from dan_dice.journal import MULTILABEL_JOURNAL
 from dan_dice.provenance import fingerprint_line
 from dan_dice.splits import Split, train_val_test_split
 
@@ -101,3 +103,23 @@ def test_all_hands_its_shared_options_to_the_suites():
         "tcp://h:1",
         "--fresh",
     ]
+
+
+@pytest.mark.parametrize("name", [MULTILABEL_JOURNAL, peer_experiments.PEER_JOURNAL])
+def test_all_refuses_a_suite_journal_of_other_code_before_the_grid_trains(
+    tmp_path, monkeypatch, name
+):
+    out = tmp_path / "reports"
+    out.mkdir()
+    run = {"dataset": "sms", "loss": "dice", "seed": 0, "config": {"code": "0.1.0+0000"}}
+    (out / name).write_text(json.dumps(run) + "\n")
+    ran = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, data_home=None: None)
+    for module in (experiments, multilabel_experiments, peer_experiments):
+        monkeypatch.setattr(module, "main", lambda argv, m=module: ran.append(m.__name__) or 0)
+    argv = ["--all", "--quick", "--out", str(out), "--data-dir", str(tmp_path)]
+    with pytest.raises(ValueError, match=f"{name} holds runs made with other settings or code"):
+        run_experiments(argv)
+    assert ran == []  # refused before the grid's training, not after it
+    assert run_experiments([*argv, "--fresh"]) == 0  # --fresh discards it: every suite runs
+    assert ran == [m.__name__ for m in (experiments, multilabel_experiments, peer_experiments)]
