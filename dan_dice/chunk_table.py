@@ -266,10 +266,11 @@ class ChunkTable:
 
 def _unknown_for_empty(ids: np.ndarray, per_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``ids`` and ``per_text`` (how many ids each text has) with the unknown id 0 for each
-    text that has no token, as :meth:`dan_dice.text.Vocabulary.encode` gives it."""
+    text that has no token, as :meth:`dan_dice.text.Vocabulary.encode` gives it (new arrays
+    where a text is empty: the caller's are left as they were)."""
     if (empty := np.flatnonzero(per_text == 0)).size:
         ids = np.insert(ids, (np.cumsum(per_text) - per_text)[empty], 0)
-        per_text[empty] = 1
+        per_text = np.where(per_text == 0, 1, per_text)
     return ids, per_text
 
 

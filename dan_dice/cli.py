@@ -69,17 +69,18 @@ def run_experiments(argv: Sequence[str] | None = None) -> int:
     suites = []
     if "--all" in argv and not {"--multilabel", "--peers"} & set(argv):
         from . import multilabel_experiments, peer_experiments
+        from .runner import prepare
 
         shared = suite_options(argv)
-        suites = [
+        for suite, suite_argv in (
             (multilabel_experiments, ["--multilabel", *shared, *_device(argv)]),
             (peer_experiments, ["--peers", *shared]),
-        ]
-        for suite, suite_argv in suites:  # a journal they would refuse fails before the grid
-            suite.check(suite_argv)
+        ):  # options, data or a journal they would refuse fail now, before the grid trains
+            checked = prepare(suite_argv, suite.parse_args, suite.plan, suite.SUITE.journal)
+            suites.append((suite, suite_argv, checked))
     status = main(argv)
-    for suite, suite_argv in suites:
-        status = status or suite.main(suite_argv)
+    for suite, suite_argv, checked in suites:
+        status = status or suite.main(suite_argv, checked)
     return status
 
 

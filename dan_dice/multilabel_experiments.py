@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import journal, portable
+from . import journal
 from .datasets import load_goemotions
 from .journal import MULTILABEL_JOURNAL
 from .metrics import multilabel_scores, per_label_scores
 from .params import options
 from .peers import MULTILABEL_PEER_C, tune_multilabel_peer
 from .reporting.multilabel import SuiteNames
-from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, check_journal, suite_folder
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, prepare, suite_folder
 from .splits import Split
 
 if TYPE_CHECKING:
@@ -241,25 +241,19 @@ def plan(args: argparse.Namespace) -> MultilabelConfig:
     )
 
 
-def check(argv: Sequence[str]) -> None:
-    """Fail now where :func:`main` would fail on its options or its journal (``--all`` calls
-    it before the grid's hours of training)."""
-    args = parse_args(argv)
-    portable.enable(args.portable)  # before torch is imported
-    check_journal(args, MULTILABEL_JOURNAL, plan(args).fingerprint())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    prepared: tuple[argparse.Namespace, MultilabelConfig] | None = None,
+) -> int:
     """The GoEmotions suite of ``run_experiments.py --multilabel`` (its entry point,
-    :func:`dan_dice.cli.run_experiments`, hands the arguments over)."""
+    :func:`dan_dice.cli.run_experiments`, hands the arguments over, and under ``--all`` the
+    options and configuration :func:`dan_dice.runner.prepare` made of them)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    portable.enable(args.portable)  # before torch is imported
+    args, config = prepared or prepare(argv, parse_args, plan)
     from .estimator import DANClassifier
     from .reporting.multilabel import write_multilabel_reports
     from .training import resolve_device
 
-    config = plan(args)
     if args.scheduler is None:
         resolve_device(args.device)
     started = time.perf_counter()

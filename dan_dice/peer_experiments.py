@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import journal, portable
+from . import journal
 from .comparison import evaluate, peer_methods
 from .datasets import BINARY_DATASETS
-from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, check_journal, suite_folder
+from .runner import IN_PROCESS, Dispatch, Suite, add_run_options, prepare, suite_folder
 from .splits import Split
 from .study_data import load_split
 
@@ -134,22 +134,16 @@ def plan(args: argparse.Namespace) -> PeerConfig:
     return PeerConfig(tuple(args.datasets), tuple(range(seeds)), args.quick)
 
 
-def check(argv: Sequence[str]) -> None:
-    """Fail now where :func:`main` would fail on its options, its data or its journal
-    (``--all`` calls it before the grid's hours of training)."""
-    args = parse_args(argv)
-    portable.enable(args.portable)  # before torch is imported
-    check_journal(args, PEER_JOURNAL, plan(args).fingerprint())
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The peers suite of ``run_experiments.py --peers`` (and of ``--all``)."""
+def main(
+    argv: Sequence[str] | None = None,
+    prepared: tuple[argparse.Namespace, PeerConfig] | None = None,
+) -> int:
+    """The peers suite of ``run_experiments.py --peers`` (and of ``--all``, which hands over
+    the options and configuration :func:`dan_dice.runner.prepare` made of ``argv``)."""
     from .reporting.peers import write_peer_report
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    portable.enable(args.portable)  # before torch is imported
-    config = plan(args)
+    args, config = prepared or prepare(argv, parse_args, plan)
     started = time.perf_counter()
     with suite_folder(args, argv, [PEER_JOURNAL]) as (out, command):
         records = run(config, out, args.data_dir, Dispatch.from_args(args), command)

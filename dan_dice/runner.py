@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from . import journal
+from . import journal, portable
 from .dispatch import SCHEDULER_TIMEOUT, dispatch
 from .files import check_writable_folder
 from .journal import JournalWarning, RunSchema, journal_each, lock_folder
@@ -159,15 +160,25 @@ def suite_folder(
         yield out, command
 
 
-def check_journal(args: argparse.Namespace, name: str, fingerprint: dict) -> None:
-    """Raise now the ``ValueError`` a suite raises on reading its journal ``name`` in
-    ``args.out`` when that journal holds runs of other settings or code (nothing under
-    ``--fresh``, which discards it): ``--all`` checks its later suites before the grid trains."""
-    if args.fresh:
-        return
-    with warnings.catch_warnings():  # a damaged line: the suite itself warns when it runs
-        warnings.simplefilter("ignore", JournalWarning)
-        journal.read_journal(Path(args.out) / name, fingerprint, repair=False)
+def prepare(
+    argv: Sequence[str],
+    parse_args: Callable[[Sequence[str]], argparse.Namespace],
+    plan: Callable[[argparse.Namespace], Any],
+    journal_name: str | None = None,
+) -> tuple[argparse.Namespace, Any]:
+    """A suite's options and configuration (``plan``'s), bad values failing here, before
+    torch is imported or anything trains. With ``journal_name``, a journal of that name in
+    ``--out`` holding runs of other settings or code fails here too, as the suite would fail
+    on reading it (nothing under ``--fresh``, which discards it): ``--all`` prepares its later
+    suites so before the grid's hours of training, then hands each its preparation."""
+    args = parse_args(argv)
+    portable.enable(args.portable)  # before torch is imported
+    config = plan(args)
+    if journal_name is not None and not args.fresh:
+        with warnings.catch_warnings():  # a damaged line: the suite itself warns when it runs
+            warnings.simplefilter("ignore", JournalWarning)
+            journal.read_journal(Path(args.out) / journal_name, config.fingerprint(), repair=False)
+    return args, config
 
 
 def command_line(argv: Sequence[str]) -> str:

@@ -113,13 +113,25 @@ def test_all_refuses_a_suite_journal_of_other_code_before_the_grid_trains(
     out.mkdir()
     run = {"dataset": "sms", "loss": "dice", "seed": 0, "config": {"code": "0.1.0+0000"}}
     (out / name).write_text(json.dumps(run) + "\n")
-    ran = []
-    monkeypatch.setattr(datasets, "load_dataset", lambda name, data_home=None: None)
+    ran, loaded = [], []
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, data_home=None: loaded.append(name))
     for module in (experiments, multilabel_experiments, peer_experiments):
-        monkeypatch.setattr(module, "main", lambda argv, m=module: ran.append(m.__name__) or 0)
+
+        def main(argv, prepared=None, m=module):
+            ran.append((m.__name__, None if prepared is None else type(prepared[1])))
+            return 0
+
+        monkeypatch.setattr(module, "main", main)
     argv = ["--all", "--quick", "--out", str(out), "--data-dir", str(tmp_path)]
     with pytest.raises(ValueError, match=f"{name} holds runs made with other settings or code"):
         run_experiments(argv)
     assert ran == []  # refused before the grid's training, not after it
+    loaded.clear()
     assert run_experiments([*argv, "--fresh"]) == 0  # --fresh discards it: every suite runs
-    assert ran == [m.__name__ for m in (experiments, multilabel_experiments, peer_experiments)]
+    # each suite runs on the configuration checked before the grid: its data read once
+    assert ran == [
+        (experiments.__name__, None),
+        (multilabel_experiments.__name__, multilabel_experiments.MultilabelConfig),
+        (peer_experiments.__name__, peer_experiments.PeerConfig),
+    ]
+    assert loaded == list(peer_experiments.BINARY_DATASETS)
