@@ -270,7 +270,8 @@ def _unknown_for_empty(ids: np.ndarray, per_text: np.ndarray) -> tuple[np.ndarra
     where a text is empty: the caller's are left as they were)."""
     if (empty := np.flatnonzero(per_text == 0)).size:
         ids = np.insert(ids, (np.cumsum(per_text) - per_text)[empty], 0)
-        per_text = np.where(per_text == 0, 1, per_text)
+        per_text = per_text.copy()
+        per_text[empty] = 1
     return ids, per_text
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Protocol, TypeVar
 
 from . import journal, portable
 from .dispatch import SCHEDULER_TIMEOUT, dispatch
@@ -29,6 +29,14 @@ RUN_KEY = ("dataset", "loss", "seed")
 RunKey = tuple[str, str, int]
 Plan = Callable[[set[RunKey]], list[tuple[RunKey, tuple]]]
 """Given the keys a journal holds, the ``(key, run_one's arguments)`` of every run to make."""
+
+
+class _Configuration(Protocol):
+    def fingerprint(self) -> dict: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_Configuration)
+"""A suite's configuration: :func:`prepare` hands back the type its ``plan`` makes."""
 
 
 @dataclass(frozen=True)
@@ -163,9 +171,9 @@ def suite_folder(
 def prepare(
     argv: Sequence[str],
     parse_args: Callable[[Sequence[str]], argparse.Namespace],
-    plan: Callable[[argparse.Namespace], Any],
+    plan: Callable[[argparse.Namespace], ConfigT],
     journal_name: str | None = None,
-) -> tuple[argparse.Namespace, Any]:
+) -> tuple[argparse.Namespace, ConfigT]:
     """A suite's options and configuration (``plan``'s), bad values failing here, before
     torch is imported or anything trains. With ``journal_name``, a journal of that name in
     ``--out`` holding runs of other settings or code fails here too, as the suite would fail

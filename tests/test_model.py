@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from dan_dice.model import DAN, Dropout
+from dan_dice.model import DAN, Dropout, kept_mask
 from dan_dice.pooling import POOLINGS
 
 # Texts in the packed layout: [1, 2, 3], [4], [2, 2, 5, 6, 7, 1], [3, 1]
@@ -244,6 +244,18 @@ def test_dropout_masks_follow_torch_seed():
     torch.manual_seed(3)
     assert torch.equal(layer(torch.ones(50)), first)
     assert not torch.equal(layer(torch.ones(50)), first)
+
+
+@pytest.mark.parametrize("shape", [(1,), (7,), (9,), (2801,), (128, 256), (13, 5)])
+def test_kept_mask_is_numpy_generators_bytes_under_the_torch_seed(shape):
+    """The masks as ``default_rng(seed).bytes`` against the cut made them before, the seed
+    drawn from torch's generator, so training runs stay the same bit for bit."""
+    torch.manual_seed(11)
+    seed = int(torch.randint(2**62, ()))
+    size = int(np.prod(shape))
+    bits = np.frombuffer(np.random.default_rng(seed).bytes(size), dtype=np.uint8)
+    torch.manual_seed(11)
+    np.testing.assert_array_equal(kept_mask(shape, 0.3), bits.reshape(shape) >= 77)
 
 
 def test_dropout_passes_gradients_through_kept_elements_only():
