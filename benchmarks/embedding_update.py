@@ -41,7 +41,7 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import torch
-from sized_fits import fit_at_size, run_fits, within_noise
+from sized_fits import fit_and_score, run_sized, within_noise
 from stopping import SIZES, TASKS
 from threadpoolctl import threadpool_limits
 
@@ -53,7 +53,6 @@ from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
 from dan_dice.losses import get_loss
 from dan_dice.machine import environment
-from dan_dice.metrics import scores
 from dan_dice.model import DAN
 from dan_dice.multilabel_experiments import load_multilabel_split
 from dan_dice.provenance import stamp
@@ -253,25 +252,19 @@ def fit_one(split, task: str, update: str, rate: float, size: int | None, seed: 
     record = {"task": task, "update": update, "rate": rate, "size": size, "seed": seed}
     with mock.patch.object(estimator, "make_optimizers", partial(optimizers, update, rate)):
         try:
-            record |= fit_at_size(clf, split, size, seed)
+            return record | fit_and_score(clf, split, task, size, seed)
         except TrainingDivergedError:  # a rate too high for the rows: the worst score
             failed = {"val": 0.0, "epochs": 0, "best_epoch": 0, "collapse_warning": False}
             return record | failed | {"seconds": np.nan, "test": 0.0, "diverged": True}
-    record["test"] = np.nan
-    if task != "goemotions":
-        n_classes = len(split.target_names)
-        test = scores(split.y_test, clf.predict(split.X_test), n_classes)
-        record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
-    return record
 
 
 def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[dict]:
     """Fit every job not yet in the journal, largest first; the records of ``jobs``."""
-    jobs = sorted(jobs, key=lambda j: -len(splits[j[0]].X_train) if j[3] is None else -j[3])
-    records = run_fits(
+    return run_sized(
         journal,
-        [(job, (splits[job[0]], *job)) for job in jobs],
-        lambda r: tuple(r[k] for k in ("task", "update", "rate", "size", "seed")),
+        jobs,
+        ("task", "update", "rate", "size", "seed"),
+        splits,
         fit_one,
         n_jobs,
         lambda r: (
@@ -279,9 +272,6 @@ def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[di
             f"seed {r['seed']}: val {r['val']:.4f} ({r['seconds']:.0f} s, {r['epochs']} epochs)"
         ),
     )
-    wanted = set(jobs)
-    key = ("task", "update", "rate", "size", "seed")
-    return [r for r in records if tuple(r[k] for k in key) in wanted]
 
 
 def _chosen_rates(probe: list[dict]) -> dict[str, float]:

@@ -1,10 +1,12 @@
-"""What ``benchmarks/defaults.py`` and ``benchmarks/stopping.py`` share: fitting an estimator on
-a task's training part or on a subsample of it as a user would, and a journal of those fits
-that an interrupted run resumes."""
+"""What ``benchmarks/defaults.py``, ``benchmarks/stopping.py`` and
+``benchmarks/embedding_update.py`` share: fitting an estimator on a task's training part or on
+a subsample of it as a user would, and a journal of those fits that an interrupted run
+resumes."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable, Hashable, Sequence
@@ -14,6 +16,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import train_test_split
 
 from dan_dice import DANClassifier
+from dan_dice.metrics import scores
 from dan_dice.splits import Split
 from dan_dice.training import CollapseWarning
 
@@ -46,6 +49,18 @@ def fit_at_size(clf: DANClassifier, split: Split, size: int | None, seed: int) -
     }
 
 
+def fit_and_score(clf: DANClassifier, split: Split, task: str, size: int | None, seed: int) -> dict:
+    """:func:`fit_at_size`'s record, with the test score: F1 of the positive class, macro-F1
+    for several classes (NaN for GoEmotions, which is judged on its dev part only)."""
+    record = fit_at_size(clf, split, size, seed)
+    record["test"] = math.nan
+    if task != "goemotions":
+        n_classes = len(split.target_names)
+        test = scores(split.y_test, clf.predict(split.X_test), n_classes)
+        record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
+    return record
+
+
 def run_fits(
     journal: Path,
     jobs: Sequence[tuple[Hashable, tuple]],
@@ -71,6 +86,34 @@ def run_fits(
             records.append(record)
             print(describe(record), flush=True)
     return records
+
+
+def run_sized(
+    journal: Path,
+    jobs: Sequence[tuple],
+    fields: tuple[str, ...],
+    splits: dict[str, Split],
+    fit: Callable[..., dict],
+    n_jobs: int,
+    describe: Callable[[dict], str],
+) -> list[dict]:
+    """:func:`run_fits` for jobs that are tuples of the record's ``fields``, the first the task
+    and one of them its ``size`` (None: the full training part), fit as ``fit(split, *job)``
+    largest first; returns the records of ``jobs`` only."""
+    at = fields.index("size")
+
+    def largest_first(job: tuple) -> int:
+        return -len(splits[job[0]].X_train) if job[at] is None else -job[at]
+
+    def key(record: dict) -> tuple:
+        return tuple(record[field] for field in fields)
+
+    jobs = sorted(jobs, key=largest_first)
+    records = run_fits(
+        journal, [(job, (splits[job[0]], *job)) for job in jobs], key, fit, n_jobs, describe
+    )
+    wanted = set(jobs)
+    return [record for record in records if key(record) in wanted]
 
 
 def holds_defaults(params: dict | None) -> bool:

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sized_fits import fit_at_size, holds_defaults, run_fits, within_noise
+from sized_fits import fit_and_score, holds_defaults, run_sized, within_noise
 
 from dan_dice import DANClassifier
 from dan_dice.cli import run_guarded
 from dan_dice.files import atomic_write_text
 from dan_dice.journal import code_fingerprint
-from dan_dice.metrics import scores
 from dan_dice.multilabel_experiments import load_multilabel_split
 from dan_dice.provenance import stamp
 from dan_dice.reporting import to_markdown
@@ -116,22 +115,16 @@ def fit_one(split, task: str, rule: str, size: int | None, seed: int) -> dict:
     tasks)."""
     clf = DANClassifier(**RULES[rule], random_state=seed)
     record = {"task": task, "rule": rule, "size": size, "seed": seed}
-    record |= fit_at_size(clf, split, size, seed)
-    record["test"] = np.nan
-    if task != "goemotions":
-        n_classes = len(split.target_names)
-        test = scores(split.y_test, clf.predict(split.X_test), n_classes)
-        record["test"] = test["f1" if n_classes == 2 else "macro_f1"]
-    return record
+    return record | fit_and_score(clf, split, task, size, seed)
 
 
 def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[dict]:
     """Fit every job not yet in the journal (one per code fingerprint), largest first."""
-    jobs = sorted(jobs, key=lambda job: -len(splits[job[0]].X_train) if job[2] is None else -job[2])
-    records = run_fits(
+    return run_sized(
         journal,
-        [(job, (splits[job[0]], *job)) for job in jobs],
-        lambda r: (r["task"], r["rule"], r["size"], r["seed"]),
+        jobs,
+        ("task", "rule", "size", "seed"),
+        splits,
         fit_one,
         n_jobs,
         lambda r: (
@@ -139,8 +132,6 @@ def _run(jobs: list[tuple], splits: dict, journal: Path, n_jobs: int) -> list[di
             f"val {r['val']:.4f} ({r['seconds']:.0f} s, {r['epochs']} epochs)"
         ),
     )
-    wanted = set(jobs)
-    return [r for r in records if (r["task"], r["rule"], r["size"], r["seed"]) in wanted]
 
 
 def render(runs: pd.DataFrame, command: str, fingerprint: str) -> str:
